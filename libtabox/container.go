@@ -1,0 +1,510 @@
+package libtabox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Container is a container known to the state store.
+type Container struct {
+	root  string
+	id    string
+	state *savedState
+	// init is set in the process that created the container, which is the
+	// init's parent and may wait for it (tabox run).
+	init *initProcess
+}
+
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.id }
+
+// Config returns the container's configuration.
+func (c *Container) Config() *Config { return &c.state.Config }
+
+// Pid returns the host PID of the container's init.
+func (c *Container) Pid() int { return c.state.InitPid }
+
+// Create creates the container id under root from cfg: on success the
+// container's init has set everything up and waits for Start.
+func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr error) {
+	if opts.Debugf == nil {
+		opts.Debugf = func(string, ...any) {}
+	}
+	if cfg.Process != nil && cfg.Process.Terminal {
+		if opts.ConsoleSocket == "" {
+			return nil, errors.New("process.terminal is true but no --console-socket was given: a detached container needs a console socket to hand its terminal to")
+		}
+		return nil, errors.New("process.terminal: terminals are not supported yet")
+	}
+	if opts.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket was given but process.terminal is false")
+	}
+	var prog *SeccompProgram
+	if cfg.Seccomp != nil {
+		var err error
+		if prog, err = CompileSeccomp(cfg.Seccomp); err != nil {
+			return nil, fmt.Errorf("seccomp: %w", err)
+		}
+		for _, name := range prog.Ignored {
+			opts.Debugf("seccomp: syscall %q is unknown here, its rule is ignored", name)
+		}
+	}
+	dir, err := newStateDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.unlock()
+	cfg.ID = id
+	c := &Container{root: root, id: id}
+	defer func() {
+		if retErr != nil {
+			dir.remove()
+		}
+	}()
+	// Writable by all: the init opens it after switching to the
+	// container's user. mkfifo applies the umask, hence the chmod.
+	if err := unix.Mkfifo(dir.fifoPath(), 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	if err := os.Chmod(dir.fifoPath(), 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	if err := chownFifo(dir.fifoPath(), cfg); err != nil {
+		return nil, err
+	}
+
+	ic := &initConfig{
+		Config:       cfg,
+		Seccomp:      prog,
+		FifoPath:     dir.fifoPath(),
+		PreserveFds:  opts.PreserveFds,
+		NoNewKeyring: opts.NoNewKeyring,
+	}
+	p, err := startInit(ic, &opts)
+	if err != nil {
+		return nil, err
+	}
+	c.init = p
+	st := &savedState{
+		ID:      id,
+		InitPid: p.pid(),
+		Created: time.Now().UTC(),
+		Owner:   ownerName(),
+		Config:  *cfg,
+	}
+	c.state = st
+	if startTime, _, ok := procStat(st.InitPid); ok {
+		st.InitStartTime = startTime
+	}
+	defer func() {
+		if retErr != nil {
+			p.kill()
+			// The runtime-spec: a failed create is destroyed, and the
+			// poststop hooks still run.
+			if err := runHooks("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped)); err != nil {
+				opts.Debugf("%v", err)
+			}
+		}
+	}()
+	if err := c.handshake(dir, &opts); err != nil {
+		return nil, fmt.Errorf("container init: %w", err)
+	}
+	p.done()
+	return c, nil
+}
+
+// handshake drives the init through create (see the diagram in sync.go).
+func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
+	cfg := &c.state.Config
+	p := c.init
+	for {
+		m, err := p.sync.recv()
+		if err == io.EOF {
+			return errors.New("init exited during setup")
+		}
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case msgHooks:
+			state := c.stateJSON(Creating)
+			if err := runHooks("prestart", cfg.Hooks.Prestart, state); err != nil {
+				return err
+			}
+			if err := runHooks("createRuntime", cfg.Hooks.CreateRuntime, state); err != nil {
+				return err
+			}
+			if err := p.sync.send(syncMsg{Type: msgHooksDone, State: state}); err != nil {
+				return err
+			}
+		case msgReady:
+			if cfg.Process != nil {
+				if err := applyRlimits(p.pid(), cfg.Process.Rlimits); err != nil {
+					return fmt.Errorf("rlimits: %w", err)
+				}
+			}
+			if err := applyOOMScoreAdj(p.pid(), cfg.OOMScoreAdj); err != nil {
+				return err
+			}
+			if err := p.sync.send(syncMsg{Type: msgReadyDone, State: c.stateJSON(Created)}); err != nil {
+				return err
+			}
+		case msgCreated:
+			if err := dir.save(c.state); err != nil {
+				return err
+			}
+			if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
+				return err
+			}
+			// The init closes its end once it no longer depends on us.
+			if _, err := p.sync.recv(); err != io.EOF {
+				if err == nil {
+					err = errors.New("unexpected message after create")
+				}
+				return err
+			}
+			p.sync.close()
+			return nil
+		default:
+			return fmt.Errorf("unexpected sync message %q", m.Type)
+		}
+	}
+}
+
+// chownFifo lets a container init that runs as a mapped root open the fifo.
+func chownFifo(path string, cfg *Config) error {
+	if !cfg.HasNamespace(NEWUSER) {
+		return nil
+	}
+	uid, gid := hostID(cfg.UIDMappings, 0), hostID(cfg.GIDMappings, 0)
+	if uid < 0 || gid < 0 {
+		return nil
+	}
+	if err := os.Chown(path, uid, gid); err != nil && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("chown exec fifo: %w", err)
+	}
+	return nil
+}
+
+// hostID maps a container id to the host, or returns -1.
+func hostID(maps []IDMap, id uint32) int {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return int(m.HostID + (id - m.ContainerID))
+		}
+	}
+	return -1
+}
+
+// Load finds the container id under root.
+func Load(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	// Readers do not take the lock: state.json is replaced atomically,
+	// and a hook run by create may itself ask for the state.
+	d := &stateDir{path: filepath.Join(root, id)}
+	if fi, err := os.Lstat(d.path); err != nil || !fi.IsDir() {
+		return nil, ErrNotExist
+	}
+	s, err := d.load()
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		// Being created, or a create that died before saving.
+		s = &savedState{ID: id}
+	}
+	return &Container{root: root, id: id, state: s}, nil
+}
+
+// List returns the containers under root, by ID.
+func List(root string) ([]*Container, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read state root: %w", err)
+	}
+	var out []*Container
+	for _, e := range entries {
+		if !e.IsDir() || ValidateID(e.Name()) != nil {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Status works the status out from the real process: the stored state is
+// only a hint.
+func (c *Container) Status() Status {
+	s := c.state
+	if s.InitPid == 0 {
+		return Creating
+	}
+	if !s.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.root, c.id, fifoName)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// State returns the container's OCI state.
+func (c *Container) State() *State {
+	return c.ociState(c.Status())
+}
+
+func (c *Container) ociState(status Status) *State {
+	cfg := &c.state.Config
+	st := &State{
+		OCIVersion:  cfg.OCIVersion,
+		ID:          c.id,
+		Status:      status.String(),
+		Bundle:      cfg.Bundle,
+		Annotations: cfg.Annotations,
+		Rootfs:      cfg.Rootfs,
+		Created:     c.state.Created,
+		Owner:       c.state.Owner,
+	}
+	if status != Stopped {
+		st.Pid = c.state.InitPid
+	}
+	return st
+}
+
+func (c *Container) stateJSON(status Status) []byte {
+	st := c.ociState(status)
+	if status == Creating || status == Stopped {
+		// Hooks see the init's PID while there is one.
+		st.Pid = c.state.InitPid
+	}
+	b, _ := json.Marshal(st)
+	return b
+}
+
+// Start releases a created container's init to exec the user's process.
+func Start(root, id string, warnf func(string, ...any)) error {
+	dir, err := lockStateDir(root, id)
+	if err != nil {
+		return err
+	}
+	defer dir.unlock()
+	c, err := Load(root, id)
+	if err != nil {
+		return err
+	}
+	if st := c.Status(); st != Created {
+		return &StateError{Op: "start", Status: st, Want: "created"}
+	}
+	if c.state.Config.Process == nil {
+		return errors.New("cannot start a container that has no process (config.json has no \"process\")")
+	}
+	if err := releaseFifo(dir.fifoPath(), c.state); err != nil {
+		return err
+	}
+	c.state.Started = true
+	if err := dir.save(c.state); err != nil {
+		return err
+	}
+	// The runtime-spec: a failing poststart hook only warns.
+	if err := runHooks("poststart", c.state.Config.Hooks.Poststart, c.stateJSON(Running)); err != nil {
+		warnf("%v", err)
+	}
+	return nil
+}
+
+// releaseFifo opens the exec fifo for reading, which lets the init's
+// blocked open return, and waits for the init's byte. It never blocks
+// forever on a dead init.
+func releaseFifo(path string, s *savedState) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait for container init: %w", err)
+		}
+		if n > 0 {
+			if fds[0].Revents&unix.POLLIN != 0 {
+				var b [1]byte
+				if n, _ := unix.Read(fd, b[:]); n == 1 {
+					os.Remove(path)
+					return nil
+				}
+			}
+			if fds[0].Revents&unix.POLLHUP != 0 {
+				return errors.New("container init exited before it could start the process")
+			}
+		}
+		if !s.initAlive() {
+			return errors.New("container init exited before it could start the process")
+		}
+	}
+}
+
+// Signal sends sig to the container's init, or with all to every process
+// of the container.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == Stopped || st == Creating {
+		return ErrNotRunning
+	}
+	if all {
+		return signalAll(c.state, sig)
+	}
+	return signalInit(c.state, sig)
+}
+
+// signalInit signals the init through a pidfd, so that a recycled PID can
+// never receive it.
+func signalInit(s *savedState, sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(s.InitPid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNoSuchProcess
+		}
+		return fmt.Errorf("pidfd_open %d: %w", s.InitPid, err)
+	}
+	defer unix.Close(pidfd)
+	// The pidfd pins the process: if it is still the init now, the signal
+	// cannot reach anybody else.
+	if !s.initAlive() {
+		return ErrNoSuchProcess
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNoSuchProcess
+		}
+		return fmt.Errorf("signal %d: %w", s.InitPid, err)
+	}
+	return nil
+}
+
+// signalAll signals every process in the container's PID namespace. A
+// container that shares the host's PID namespace has only its init.
+func signalAll(s *savedState, sig unix.Signal) error {
+	if !s.Config.HasNamespace(NEWPID) {
+		return signalInit(s, sig)
+	}
+	initNS, err := os.Readlink("/proc/" + strconv.Itoa(s.InitPid) + "/ns/pid")
+	if err != nil {
+		return ErrNoSuchProcess
+	}
+	// Stop the init first so that it cannot fork while we look.
+	if sig == unix.SIGKILL {
+		if err := signalInit(s, sig); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return fmt.Errorf("read /proc: %w", err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == s.InitPid {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && ns == initNS {
+			unix.Kill(pid, sig)
+		}
+	}
+	if sig != unix.SIGKILL {
+		return signalInit(s, sig)
+	}
+	return nil
+}
+
+// Delete destroys the container: kills what is left of it (only with
+// force if it is not stopped), removes its state, and runs the poststop
+// hooks.
+func Delete(root, id string, force bool, warnf func(string, ...any)) error {
+	dir, err := lockStateDir(root, id)
+	if err != nil {
+		return err
+	}
+	defer dir.unlock()
+	c, err := Load(root, id)
+	if err != nil {
+		return err
+	}
+	st := c.Status()
+	switch st {
+	case Created, Running, Paused:
+		if !force {
+			return &StateError{Op: "delete", Status: st, Want: "stopped, or use --force"}
+		}
+		if err := signalAll(c.state, unix.SIGKILL); err != nil && !errors.Is(err, ErrNoSuchProcess) {
+			return fmt.Errorf("kill container: %w", err)
+		}
+		if err := waitGone(c.state, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	if err := dir.remove(); err != nil {
+		return err
+	}
+	if st != Creating {
+		if err := runHooks("poststop", c.state.Config.Hooks.Poststop, c.stateJSON(Stopped)); err != nil {
+			warnf("%v", err)
+		}
+	}
+	return nil
+}
+
+// waitGone waits until the init is dead (a zombie counts: its parent reaps
+// it, not us).
+func waitGone(s *savedState, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for delay := time.Millisecond; s.initAlive(); delay = min(delay*2, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container init %d still alive after SIGKILL", s.InitPid)
+		}
+		time.Sleep(delay)
+	}
+	return nil
+}
+
+// Wait waits for the init of a container created by this process and
+// returns its exit code (128+N for signal N).
+func (c *Container) Wait() (int, error) {
+	if c.init == nil {
+		return -1, errors.New("container was not created by this process")
+	}
+	err := c.init.cmd.Wait()
+	if ps := c.init.cmd.ProcessState; ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			return waitStatus(ws), nil
+		}
+	}
+	return -1, fmt.Errorf("wait for container: %w", err)
+}
+
+// Process returns the init's *os.Process when this process created it.
+func (c *Container) Process() *os.Process {
+	if c.init == nil {
+		return nil
+	}
+	return c.init.cmd.Process
+}

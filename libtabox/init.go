@@ -1,0 +1,417 @@
+package libtabox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Init is the container's init: tabox re-executes itself as "tabox init"
+// from a sealed copy, in the container's namespaces. It sets the container
+// up, waits for start, and execs the user's process. It never returns.
+func Init() {
+	// One thread does everything: capabilities and some process
+	// attributes are per-thread, and exec replaces this very thread.
+	runtime.GOMAXPROCS(1)
+	runtime.LockOSThread()
+
+	fd, err := strconv.Atoi(os.Getenv("_TABOX_SYNCFD"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tabox init: not started by tabox")
+		os.Exit(255)
+	}
+	os.Unsetenv("_TABOX_SYNCFD")
+	p := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
+	var ic initConfig
+	if err := p.dec.Decode(&ic); err != nil {
+		os.Exit(255)
+	}
+	err = run(p, &ic)
+	var se *stepError
+	ie := &InitError{Step: "init", Message: err.Error()}
+	if errors.As(err, &se) {
+		ie = &InitError{Step: se.step, Message: se.err.Error()}
+	}
+	// The parent may be gone already (after create); then stderr is all
+	// there is.
+	if p.send(syncMsg{Type: msgError, Error: ie}) != nil {
+		fmt.Fprintf(os.Stderr, "tabox init: %s\n", ie)
+	}
+	os.Exit(255)
+}
+
+// stepError names the init step that failed.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+
+func step(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stepError{step: name, err: err}
+}
+
+// run sets the container up, in the order the steps depend on each other.
+// Each step is a function; an error names the step.
+func run(p *syncPipe, ic *initConfig) error {
+	cfg := ic.Config
+	proc := cfg.Process
+	ppid := os.Getppid()
+	if proc == nil {
+		// A bundle without a process is created but cannot start: keep the
+		// steps that need one out of the way.
+		proc = &Process{Cwd: "/"}
+	}
+	fifo, err := openFifo(ic.FifoPath)
+	if err := step("exec fifo", err); err != nil {
+		return err
+	}
+
+	if err := step("time namespace", enterTimeNS(ic)); err != nil {
+		return err
+	}
+	if err := step("session keyring", joinSessionKeyring(cfg, ic.NoNewKeyring)); err != nil {
+		return err
+	}
+	root, err := prepareRootfs(cfg)
+	if err := step("prepare rootfs", err); err != nil {
+		return err
+	}
+	defer root.close()
+	if err := step("mounts", root.mountAll(cfg)); err != nil {
+		return err
+	}
+	if err := step("devices", root.setupDev(cfg)); err != nil {
+		return err
+	}
+	// Masks come after every mount, so that no mount can uncover them.
+	if err := step("masked paths", root.maskPaths(cfg.MaskedPaths)); err != nil {
+		return err
+	}
+	if err := step("readonly paths", root.readonlyPaths(cfg.ReadonlyPaths)); err != nil {
+		return err
+	}
+	// prestart and createRuntime hooks run in the parent, createContainer
+	// hooks here: all after the mounts and before pivot_root (runtime-spec).
+	state, err := hooksBarrier(p, cfg)
+	if err != nil {
+		return err
+	}
+	if err := step("createContainer hooks", runHooks("createContainer", cfg.Hooks.CreateContainer, state)); err != nil {
+		return err
+	}
+	if cfg.NoPivot {
+		err = moveRoot(cfg.Rootfs)
+	} else {
+		err = pivotRoot(cfg.Rootfs)
+	}
+	if err := step("pivot_root", err); err != nil {
+		return err
+	}
+	if cfg.Readonly {
+		if err := step("readonly rootfs", remountRootReadonly()); err != nil {
+			return err
+		}
+	}
+	if err := step("hostname", setHostname(cfg)); err != nil {
+		return err
+	}
+	if err := step("sysctl", writeSysctls(cfg.Sysctl)); err != nil {
+		return err
+	}
+	// The parent applies rlimits and oom_score_adj now, from outside the
+	// user namespace (see applyRlimits).
+	m, err := roundTrip(p, msgReady, msgReadyDone)
+	if err != nil {
+		return err
+	}
+	state = m.State
+	if err := step("rlimits", resetNofileCache(proc)); err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
+			return err
+		}
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+	// before dropping capabilities. With it, as late as possible.
+	if ic.Seccomp != nil && !proc.NoNewPrivileges {
+		if _, err := loadSeccomp(ic.Seccomp); err != nil {
+			return step("seccomp", err)
+		}
+	}
+	if err := step("user", setupUser(proc)); err != nil {
+		return err
+	}
+	// A change of credentials clears the parent-death signal; until the
+	// state is saved, the init must still die with tabox create.
+	if err := step("parent death signal", keepParentDeathSignal(ppid)); err != nil {
+		return err
+	}
+	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
+		return err
+	}
+	path := ""
+	if cfg.Process != nil {
+		if path, err = lookPath(proc); err != nil {
+			return step("executable", err)
+		}
+	}
+	if _, err := roundTrip(p, msgCreated, msgSaved); err != nil {
+		return err
+	}
+	// The state is saved: from now on the container outlives tabox create.
+	if err := step("parent death signal", unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)); err != nil {
+		return err
+	}
+	p.close()
+
+	if err := step("exec fifo", fifo.wait()); err != nil {
+		return err
+	}
+	if cfg.Process == nil {
+		return step("start", errors.New("the container has no process"))
+	}
+	if err := step("startContainer hooks", runHooks("startContainer", cfg.Hooks.StartContainer, state)); err != nil {
+		return err
+	}
+	if ic.Seccomp != nil && proc.NoNewPrivileges {
+		if _, err := loadSeccomp(ic.Seccomp); err != nil {
+			return step("seccomp", err)
+		}
+	}
+	// Nothing of tabox's may reach the container (CVE-2024-21626): every
+	// fd past stdio and the preserved ones closes on exec.
+	if err := step("close fds", unix.CloseRange(uint(3+ic.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)); err != nil {
+		return err
+	}
+	return step("exec", unix.Exec(path, proc.Args, proc.Env))
+}
+
+// roundTrip sends msg and waits for the parent's reply.
+func roundTrip(p *syncPipe, msg, reply syncType) (syncMsg, error) {
+	if err := p.send(syncMsg{Type: msg}); err != nil {
+		return syncMsg{}, step(string(msg), err)
+	}
+	m, err := p.expect(reply)
+	if err != nil {
+		return m, step(string(msg), fmt.Errorf("waiting for tabox: %w", err))
+	}
+	return m, nil
+}
+
+// hooksBarrier lets the parent run the prestart and createRuntime hooks,
+// and returns the state the createContainer hooks get.
+func hooksBarrier(p *syncPipe, cfg *Config) ([]byte, error) {
+	h := &cfg.Hooks
+	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
+		return nil, nil
+	}
+	m, err := roundTrip(p, msgHooks, msgHooksDone)
+	return m.State, err
+}
+
+// execFifo is the exec fifo, held by an O_PATH fd until the init opens it
+// for writing, which blocks until start opens the other end.
+type execFifo struct {
+	path  *os.File
+	fdDir *os.File
+}
+
+// openFifo takes hold of the fifo before pivot_root hides the state
+// directory. The host's /proc/self/fd is kept as a directory fd to reopen
+// it through later: the container's /proc may not exist, and is not ours.
+func openFifo(path string) (*execFifo, error) {
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.OpenFile("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &execFifo{path: f, fdDir: dir}, nil
+}
+
+// wait blocks until start, then tells it the init got the signal.
+func (e *execFifo) wait() error {
+	defer e.path.Close()
+	defer e.fdDir.Close()
+	fd, err := unix.Openat(int(e.fdDir.Fd()), strconv.Itoa(int(e.path.Fd())), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{0}); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+func keepParentDeathSignal(ppid int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return err
+	}
+	if os.Getppid() != ppid {
+		return errors.New("tabox create exited")
+	}
+	return nil
+}
+
+func enterTimeNS(ic *initConfig) error {
+	if !ic.NewTimeNS {
+		return nil
+	}
+	// The init itself stays in the old time namespace; its exec moves it
+	// to the new one (time_for_children).
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	var b strings.Builder
+	for clock, off := range ic.Config.TimeOffsets {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	if b.Len() > 0 {
+		if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("write offsets: %w", err)
+		}
+	}
+	return nil
+}
+
+func joinSessionKeyring(cfg *Config, keep bool) error {
+	if keep {
+		return nil
+	}
+	// A keyring of its own keeps the container away from the caller's
+	// keys; kernels without keyrings are fine too.
+	if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	return nil
+}
+
+func setHostname(cfg *Config) error {
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", cfg.Hostname, err)
+		}
+	}
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", cfg.Domainname, err)
+		}
+	}
+	return nil
+}
+
+// writeSysctls writes each value under the container's /proc/sys, checking
+// that what it opened is a procfs file and not something mounted or linked
+// in its place.
+func writeSysctls(sysctl map[string]string) error {
+	for key, value := range sysctl {
+		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		f, err := os.OpenFile(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(f.Fd()), &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+			f.Close()
+			return fmt.Errorf("%s: %s is not on procfs", key, path)
+		}
+		_, err = f.WriteString(value)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s = %q: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+// resetNofileCache makes the Go runtime forget the RLIMIT_NOFILE it saw at
+// start-up: it would restore that value at exec, over the one the parent
+// just set (runc#4195).
+func resetNofileCache(proc *Process) error {
+	for _, rl := range proc.Rlimits {
+		if rl.Type != unix.RLIMIT_NOFILE {
+			continue
+		}
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); err != nil {
+			return err
+		}
+		return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur)
+	}
+	return nil
+}
+
+// enterCwd changes to the process's cwd inside the container and checks
+// that it is reachable from the container's root: a cwd outside it (an
+// inherited fd, CVE-2024-21626) makes getcwd fail or report "(unreachable)".
+func enterCwd(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir %s: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("cwd %s is outside the container: %w", cwd, err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("cwd %s is outside the container", cwd)
+	}
+	return nil
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath resolves args[0] in the container, with its PATH, as the
+// container's user (so that a file it cannot execute is not found).
+func lookPath(proc *Process) (string, error) {
+	name := proc.Args[0]
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return name, nil
+	}
+	path := defaultPath
+	for _, kv := range proc.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := dir + "/" + name
+		if checkExecutable(cand) == nil {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("executable file %q not found in $PATH (%s)", name, path)
+}
+
+func checkExecutable(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EISDIR
+	}
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
+}

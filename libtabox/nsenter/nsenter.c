@@ -1,0 +1,66 @@
+// The C side of package nsenter: keep it minimal. It only parses two
+// environment variables set by the tabox parent and makes setns/unshare
+// calls; every other step of the init is Go.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// Errors are reported on the sync socket (its fd number is in
+// _TABOX_SYNCFD) in the JSON framing the Go side uses, so that tabox create
+// prints them like any other init error.
+static int sync_fd = 2;
+
+static void fail(const char *what, long arg)
+{
+	int err = errno;
+	dprintf(sync_fd,
+		"{\"type\":\"error\",\"error\":{\"step\":\"join namespaces\","
+		"\"message\":\"%s %ld: %s\"}}\n",
+		what, arg, strerror(err));
+	_exit(1);
+}
+
+// _TABOX_SETNS is "fd:nstype,fd:nstype,…", the user namespace first (the
+// parent orders it so): joining it first gives the init the capabilities
+// it needs to join the namespaces that user namespace owns.
+// _TABOX_UNSHARE is a decimal CLONE_NEW* mask to create after the joins.
+void tabox_nsenter(void)
+{
+	const char *setns_list = getenv("_TABOX_SETNS");
+	const char *unshare_flags = getenv("_TABOX_UNSHARE");
+	const char *sync = getenv("_TABOX_SYNCFD");
+
+	if (sync != NULL)
+		sync_fd = atoi(sync);
+
+	if (setns_list != NULL) {
+		const char *p = setns_list;
+		while (*p != '\0') {
+			char *end;
+			long fd = strtol(p, &end, 10);
+			if (end == p || *end != ':')
+				fail("bad _TABOX_SETNS entry at fd", fd);
+			p = end + 1;
+			long type = strtol(p, &end, 10);
+			if (end == p)
+				fail("bad _TABOX_SETNS type for fd", fd);
+			if (setns((int)fd, (int)type) < 0)
+				fail("setns fd", fd);
+			close((int)fd);
+			p = end;
+			if (*p == ',')
+				p++;
+		}
+		unsetenv("_TABOX_SETNS");
+	}
+	if (unshare_flags != NULL) {
+		long flags = strtol(unshare_flags, NULL, 10);
+		if (flags != 0 && unshare((int)flags) < 0)
+			fail("unshare flags", flags);
+		unsetenv("_TABOX_UNSHARE");
+	}
+}

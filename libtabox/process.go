@@ -1,0 +1,355 @@
+package libtabox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// CreateOpts are the options of one create, apart from the container's
+// definition.
+type CreateOpts struct {
+	// Stdin, Stdout and Stderr become the container's stdio.
+	Stdin, Stdout, Stderr *os.File
+	// ConsoleSocket is the AF_UNIX socket to send a pty master to.
+	ConsoleSocket string
+	// PreserveFds passes fds 3 … 3+PreserveFds-1 on to the container.
+	PreserveFds int
+	// NoNewKeyring keeps the caller's session keyring.
+	NoNewKeyring bool
+	// Debugf, if set, receives debug messages.
+	Debugf func(format string, args ...any)
+}
+
+// initConfig is what the init receives before it does anything.
+type initConfig struct {
+	// The container's definition, as converted from the bundle.
+	Config *Config `json:"config"`
+	// Seccomp is the filter compiled by the parent; the init only loads it.
+	Seccomp *SeccompProgram `json:"seccomp,omitempty"`
+
+	// Runtime options of this create.
+	FifoPath     string `json:"fifoPath"`
+	PreserveFds  int    `json:"preserveFds,omitempty"`
+	NoNewKeyring bool   `json:"noNewKeyring,omitempty"`
+	// NewTimeNS asks the init to create the time namespace itself: clone(2)
+	// cannot (CLONE_NEWTIME collides with the exit-signal bits).
+	NewTimeNS bool `json:"newTimeNS,omitempty"`
+}
+
+var nsFlags = map[NamespaceType]int{
+	NEWPID:    unix.CLONE_NEWPID,
+	NEWNET:    unix.CLONE_NEWNET,
+	NEWNS:     unix.CLONE_NEWNS,
+	NEWIPC:    unix.CLONE_NEWIPC,
+	NEWUTS:    unix.CLONE_NEWUTS,
+	NEWUSER:   unix.CLONE_NEWUSER,
+	NEWCGROUP: unix.CLONE_NEWCGROUP,
+	NEWTIME:   unix.CLONE_NEWTIME,
+}
+
+// initProcess is the parent's handle on a container init it started.
+type initProcess struct {
+	cmd   *exec.Cmd
+	sync  *syncPipe
+	nsFds []*os.File
+	// release lets the thread that started the init exit (see startInit).
+	release chan struct{}
+}
+
+// nsPlan is how the parent gets the init into its namespaces.
+type nsPlan struct {
+	cloneFlags   uintptr
+	unshareFlags int
+	newTime      bool
+	// joins are opened namespace files the init's constructor setns into,
+	// the user namespace first.
+	joins     []*os.File
+	joinTypes []int
+	// pidNS, if set, is joined by the thread that forks the init: a PID
+	// namespace is entered by the children of the caller, not by it.
+	pidNS *os.File
+}
+
+func (p *nsPlan) close() {
+	for _, f := range p.joins {
+		f.Close()
+	}
+	if p.pidNS != nil {
+		p.pidNS.Close()
+	}
+}
+
+// planNamespaces opens the namespaces to join and works out the flags of
+// the ones to create.
+func planNamespaces(cfg *Config) (*nsPlan, error) {
+	p := &nsPlan{}
+	_, userJoined := cfg.NamespacePath(NEWUSER)
+	if path, _ := cfg.NamespacePath(NEWUSER); path == "" {
+		userJoined = false
+	}
+	// The user namespace goes first so that the others are joined with
+	// the capabilities it grants.
+	ordered := make([]Namespace, 0, len(cfg.Namespaces))
+	for _, ns := range cfg.Namespaces {
+		if ns.Type == NEWUSER {
+			ordered = append([]Namespace{ns}, ordered...)
+		} else {
+			ordered = append(ordered, ns)
+		}
+	}
+	for _, ns := range ordered {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			p.close()
+			return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		if ns.Path == "" {
+			switch {
+			case ns.Type == NEWTIME:
+				p.newTime = true
+			case userJoined:
+				// Created inside the joined user namespace, so that it
+				// owns them.
+				p.unshareFlags |= flag
+			default:
+				p.cloneFlags |= uintptr(flag)
+			}
+			continue
+		}
+		f, err := openNamespace(ns.Path, flag)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("join %s namespace: %w", ns.Type, err)
+		}
+		if ns.Type == NEWPID {
+			p.pidNS = f
+			continue
+		}
+		p.joins = append(p.joins, f)
+		p.joinTypes = append(p.joinTypes, flag)
+	}
+	return p, nil
+}
+
+// openNamespace opens a namespace file and checks that it is one, of the
+// expected type: a bind-mounted ordinary file must not be taken for one.
+func openNamespace(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	const nsGetNstype = 0xb703 // _IO(0xb7, 0x3)
+	t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNstype)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a namespace: %w", path, err)
+	}
+	if t != flag {
+		f.Close()
+		return nil, fmt.Errorf("%s is a namespace of another type", path)
+	}
+	return f, nil
+}
+
+// startInit starts the container's init from a sealed copy of tabox, in
+// the namespaces of cfg, and sends it its configuration.
+func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) {
+	cfg := ic.Config
+	plan, err := planNamespaces(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer plan.close()
+	ic.NewTimeNS = plan.newTime
+
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+	defer func() {
+		if retErr != nil {
+			parentSock.Close()
+		}
+	}()
+
+	// The init's fds: stdio, then the preserved fds at 3… (where the
+	// container expects them), then the sync socket, then the namespaces
+	// to join.
+	var extra []*os.File
+	for i := 0; i < opts.PreserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFd := 3 + len(extra)
+	extra = append(extra, childSock)
+	extra = append(extra, plan.joins...)
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"tabox", "init"},
+		Env:        []string{"_TABOX_SYNCFD=" + strconv.Itoa(syncFd)},
+		Stdin:      opts.Stdin,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: plan.cloneFlags,
+			// Until the state is saved, a dying tabox create takes its
+			// half-made container with it.
+			Pdeathsig: unix.SIGKILL,
+		},
+	}
+	if len(plan.joins) > 0 {
+		var parts []string
+		for i, t := range plan.joinTypes {
+			parts = append(parts, fmt.Sprintf("%d:%d", syncFd+1+i, t))
+		}
+		cmd.Env = append(cmd.Env, "_TABOX_SETNS="+strings.Join(parts, ","))
+	}
+	if plan.unshareFlags != 0 {
+		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
+	}
+	if plan.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		for _, m := range cfg.UIDMappings {
+			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings,
+				syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range cfg.GIDMappings {
+			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings,
+				syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		// An unprivileged user may only map its own gid after denying
+		// setgroups(2); root keeps setgroups for additionalGids.
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+	}
+
+	p := &initProcess{cmd: cmd, sync: newSyncPipe(parentSock), release: make(chan struct{})}
+	if err := p.start(plan.pidNS); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if err := p.sync.enc.Encode(ic); err != nil {
+		p.kill()
+		return nil, fmt.Errorf("send config to container init: %w", err)
+	}
+	return p, nil
+}
+
+// start forks the init. The init's parent-death signal fires when the
+// thread that forked it exits, so that thread stays until release.
+func (p *initProcess) start(pidNS *os.File) error {
+	if pidNS == nil {
+		return p.cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// This thread enters another PID namespace for its children and
+		// must never run other goroutines again: it stays locked, and
+		// exits with this goroutine.
+		runtime.LockOSThread()
+		if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
+			errc <- fmt.Errorf("join pid namespace: %w", err)
+			return
+		}
+		errc <- p.cmd.Start()
+		<-p.release
+	}()
+	return <-errc
+}
+
+func (p *initProcess) pid() int { return p.cmd.Process.Pid }
+
+// kill stops a half-made init and reaps it.
+func (p *initProcess) kill() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	p.sync.close()
+	p.done()
+}
+
+// done lets the forking thread go; the init no longer depends on it.
+func (p *initProcess) done() {
+	select {
+	case <-p.release:
+	default:
+		close(p.release)
+	}
+}
+
+// applyRlimits sets the container's rlimits on the init from the parent:
+// prlimit(2) from outside any user namespace is the only way to raise a
+// hard limit for a container that has one.
+func applyRlimits(pid int, rlimits []Rlimit) error {
+	for _, rl := range rlimits {
+		want := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := unix.Prlimit(pid, rl.Type, &want, nil); err != nil {
+			var cur unix.Rlimit
+			if errors.Is(err, unix.EPERM) && unix.Prlimit(pid, rl.Type, nil, &cur) == nil && rl.Hard > cur.Max {
+				return fmt.Errorf("set %s to soft %d hard %d: raising the hard limit above %d needs CAP_SYS_RESOURCE, which tabox does not have here", rl.Name, rl.Soft, rl.Hard, cur.Max)
+			}
+			return fmt.Errorf("set %s to soft %d hard %d: %w", rl.Name, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+func applyOOMScoreAdj(pid int, adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
+	if err := os.WriteFile(path, []byte(strconv.Itoa(*adj)), 0); err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("set oom_score_adj to %d: lowering it needs CAP_SYS_RESOURCE, which tabox does not have here", *adj)
+		}
+		return fmt.Errorf("set oom_score_adj to %d: %w", *adj, err)
+	}
+	return nil
+}
+
+// ownerName is the user running tabox, for the state's owner field.
+func ownerName() string {
+	u, err := user.LookupId(strconv.Itoa(os.Geteuid()))
+	if err != nil {
+		return strconv.Itoa(os.Geteuid())
+	}
+	return u.Username
+}
+
+// waitStatus turns a wait status into the exit code a shell would report:
+// the process's code, or 128+N when killed by signal N.
+func waitStatus(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// readAll drains r for a hook's output, bounded.
+func readAll(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	return strings.TrimSpace(string(b))
+}
+
+var _ = json.Marshal
+var _ = time.Second

@@ -1,0 +1,487 @@
+package libtabox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// Everything in this file runs in the init, in the container's mount
+// namespace, before pivot_root: paths inside the rootfs are resolved with
+// RESOLVE_IN_ROOT semantics relative to an fd of the rootfs (symlinks in
+// the image cannot lead out of it), and mounts are made onto the verified
+// fd, never onto a re-walked path string.
+
+// rootfs is the container's root filesystem during setup.
+type rootfs struct {
+	path string
+	fd   *os.File
+	// devNull is the host's /dev/null, verified to be the real device: it
+	// is what masks files, never a /dev/null of the image (CVE-2025-31133).
+	devNull *os.File
+	userns  bool
+}
+
+// prepareRootfs isolates the mount namespace from the host's and binds the
+// rootfs onto itself, so that it is a mount point pivot_root accepts.
+func prepareRootfs(cfg *Config) (*rootfs, error) {
+	prop := cfg.RootPropagation
+	if prop == 0 {
+		prop = unix.MS_SLAVE | unix.MS_REC
+	}
+	if err := mount("", "/", "", prop, ""); err != nil {
+		return nil, fmt.Errorf("set rootfs propagation: %w", err)
+	}
+	if err := makeParentPrivate(cfg.Rootfs); err != nil {
+		return nil, err
+	}
+	if err := mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("bind rootfs: %w", err)
+	}
+	fd, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	null, err := openDevNull()
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	_, userns := cfg.NamespacePath(NEWUSER)
+	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || inUserNS()}, nil
+}
+
+func (r *rootfs) close() {
+	r.fd.Close()
+	r.devNull.Close()
+}
+
+// makeParentPrivate makes the mount holding the rootfs private when it is
+// shared: pivot_root refuses a new root whose parent mount is shared.
+func makeParentPrivate(path string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(path))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var parent *mountinfo.Info
+	for _, m := range mounts {
+		if parent == nil || len(m.Mountpoint) > len(parent.Mountpoint) {
+			parent = m
+		}
+	}
+	if parent == nil || !strings.Contains(parent.Optional, "shared:") {
+		return nil
+	}
+	if err := mount("", parent.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make rootfs parent mount private: %w", err)
+	}
+	return nil
+}
+
+func openDevNull() (*os.File, error) {
+	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		f.Close()
+		return nil, errors.New("/dev/null is not the null device")
+	}
+	return f, nil
+}
+
+// inUserNS reports whether tabox itself runs in a non-initial user
+// namespace (rootless), where mknod is not allowed.
+func inUserNS() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+// mkdirIn creates the directory path (and its parents) inside the rootfs
+// and returns a handle on it.
+func (r *rootfs) mkdirIn(path string) (*os.File, error) {
+	return pathrs.MkdirAllHandle(r.fd, path, 0o755)
+}
+
+// createFileIn creates an empty file at path inside the rootfs, unless
+// something exists there, and returns a handle on what is there.
+func (r *rootfs) createFileIn(path string) (*os.File, error) {
+	if f, err := pathrs.OpenatInRoot(r.fd, path); err == nil {
+		return f, nil
+	}
+	dir, err := r.mkdirIn(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	base := filepath.Base(path)
+	fd, err := unix.Openat(int(dir.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return pathrs.OpenatInRoot(r.fd, path)
+}
+
+// mountAll makes every mount of the config, in order.
+func (r *rootfs) mountAll(cfg *Config) error {
+	for i := range cfg.Mounts {
+		m := &cfg.Mounts[i]
+		if err := r.mountOne(m); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}
+
+func (r *rootfs) mountOne(m *Mount) error {
+	switch m.Kind {
+	case MountBind:
+		return r.bind(m)
+	case MountCgroup:
+		return r.mountCgroup(m)
+	}
+	dst, err := r.mkdirIn(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if err := mountFd(m.Source, dst, m.Type, flags, m.Data); err != nil {
+		// A sysfs cannot be mounted by a user namespace that does not own
+		// the network namespace: bind the host's instead, as runc does.
+		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) && r.userns {
+			return r.bind(&Mount{Kind: MountBind, Source: "/sys", Destination: m.Destination,
+				Flags: m.Flags | unix.MS_BIND | unix.MS_REC, ClearFlags: m.ClearFlags})
+		}
+		return err
+	}
+	return r.propagate(m)
+}
+
+// bind binds the host path m.Source, then remounts with the mount's flags:
+// a bind ignores every flag but MS_REC on its first mount.
+func (r *rootfs) bind(m *Mount) error {
+	src, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	var dst *os.File
+	if src.IsDir() {
+		dst, err = r.mkdirIn(m.Destination)
+	} else {
+		dst, err = r.createFileIn(m.Destination)
+	}
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	if err := mountFd(m.Source, dst, "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
+		return err
+	}
+	if extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 || m.ClearFlags != 0 {
+		if err := r.remount(m.Destination, extra, m.ClearFlags); err != nil {
+			return err
+		}
+	}
+	return r.propagate(m)
+}
+
+// remount changes the flags of the mount now at path (the top one). Flags
+// the kernel locks in a user namespace are kept unless asked to clear.
+func (r *rootfs) remount(path string, flags, clear uintptr) error {
+	top, err := pathrs.OpenatInRoot(r.fd, path)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	flags |= lockedFlags(top) &^ clear
+	return mountFd("", top, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+}
+
+func (r *rootfs) propagate(m *Mount) error {
+	if len(m.PropagationFlags) == 0 {
+		return nil
+	}
+	top, err := pathrs.OpenatInRoot(r.fd, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	for _, p := range m.PropagationFlags {
+		if err := mountFd("", top, "", p, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountCgroup gives the container the cgroup filesystem: cgroup2 where the
+// host is unified; on a v1 host a tmpfs with one mount per hierarchy.
+func (r *rootfs) mountCgroup(m *Mount) error {
+	dst, err := r.mkdirIn(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return mountFd("cgroup", dst, "cgroup2", flags, "")
+	}
+	if err := mountFd("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+		return err
+	}
+	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
+	})
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	for _, h := range hier {
+		name := filepath.Base(h.Mountpoint)
+		sub, err := r.mkdirIn(filepath.Join(m.Destination, name))
+		if err != nil {
+			return err
+		}
+		var opts []string
+		for _, o := range strings.Split(h.VFSOptions, ",") {
+			if o != "rw" && o != "ro" {
+				opts = append(opts, o)
+			}
+		}
+		err = mountFd("cgroup", sub, "cgroup", flags, strings.Join(opts, ","))
+		sub.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return r.remount(m.Destination, flags, 0)
+	}
+	return nil
+}
+
+// defaultDevices are created in every container's /dev.
+var defaultDevices = []Device{
+	{Path: "/dev/null", Type: CharDevice, Major: 1, Minor: 3, FileMode: 0o666},
+	{Path: "/dev/zero", Type: CharDevice, Major: 1, Minor: 5, FileMode: 0o666},
+	{Path: "/dev/full", Type: CharDevice, Major: 1, Minor: 7, FileMode: 0o666},
+	{Path: "/dev/random", Type: CharDevice, Major: 1, Minor: 8, FileMode: 0o666},
+	{Path: "/dev/urandom", Type: CharDevice, Major: 1, Minor: 9, FileMode: 0o666},
+	{Path: "/dev/tty", Type: CharDevice, Major: 5, Minor: 0, FileMode: 0o666},
+}
+
+// setupDev creates the default devices, the config's devices and the
+// usual links, unless /dev is bound from the host.
+func (r *rootfs) setupDev(cfg *Config) error {
+	for _, m := range cfg.Mounts {
+		if m.Destination == "/dev" && m.Kind == MountBind {
+			return nil
+		}
+	}
+	devs := append(append([]Device{}, defaultDevices...), cfg.Devices...)
+	for i := range devs {
+		if err := r.createDevice(&devs[i]); err != nil {
+			return fmt.Errorf("device %s: %w", devs[i].Path, err)
+		}
+	}
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+		{"pts/ptmx", "/dev/ptmx"},
+	}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
+	}
+	dev, err := r.mkdirIn("/dev")
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	for _, l := range links {
+		name := filepath.Base(l[1])
+		if name == "ptmx" {
+			// A ptmx node of the image gives way to the link to the
+			// container's own devpts instance.
+			unix.Unlinkat(int(dev.Fd()), name, 0)
+		}
+		if err := unix.Symlinkat(l[0], int(dev.Fd()), name); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("link %s: %w", l[1], err)
+		}
+	}
+	return nil
+}
+
+// createDevice makes a device node, or in a user namespace (where mknod is
+// refused) binds the host's node onto an empty file.
+func (r *rootfs) createDevice(d *Device) error {
+	dir, err := r.mkdirIn(filepath.Dir(d.Path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	name := filepath.Base(d.Path)
+	if r.userns {
+		f, err := r.createFileIn(d.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return mountFd(d.Path, f, "", unix.MS_BIND, "")
+	}
+	mode := d.FileMode & 0o7777
+	switch d.Type {
+	case CharDevice:
+		mode |= unix.S_IFCHR
+	case BlockDevice:
+		mode |= unix.S_IFBLK
+	case FifoDevice:
+		mode |= unix.S_IFIFO
+	default:
+		return fmt.Errorf("unknown device type %q", d.Type)
+	}
+	err = unix.Mknodat(int(dir.Fd()), name, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mknod: %w", err)
+	}
+	// mknod applies the umask: set the mode the config asks for.
+	if err := unix.Fchmodat(int(dir.Fd()), name, d.FileMode&0o7777, 0); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	if err := unix.Fchownat(int(dir.Fd()), name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	return nil
+}
+
+// maskPaths hides each masked path: a read-only tmpfs over a directory,
+// the verified /dev/null over anything else.
+func (r *rootfs) maskPaths(paths []string) error {
+	for _, p := range paths {
+		f, err := pathrs.OpenatInRoot(r.fd, p)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(int(f.Fd()), &st)
+		if err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				err = mountFd("tmpfs", f, "tmpfs", unix.MS_RDONLY, "")
+			} else {
+				err = mountFd(fdPath(r.devNull), f, "", unix.MS_BIND, "")
+			}
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// readonlyPaths binds each path over itself read-only.
+func (r *rootfs) readonlyPaths(paths []string) error {
+	for _, p := range paths {
+		f, err := pathrs.OpenatInRoot(r.fd, p)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("make %s read-only: %w", p, err)
+		}
+		err = mountFd(fdPath(f), f, "", unix.MS_BIND|unix.MS_REC, "")
+		f.Close()
+		if err == nil {
+			err = r.remount(p, unix.MS_RDONLY, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("make %s read-only: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot makes the rootfs the root and detaches the old one, with the
+// fd trick of runc: pivot_root(".", ".") stacks the old root on the new,
+// and an unmount of "." then removes it without a directory for it.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root: %w", err)
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
+	}
+	// The old root may be shared with the host: make sure the unmount
+	// below does not propagate there.
+	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// moveRoot is the --no-pivot variant, for a rootfs on ramfs where
+// pivot_root is refused.
+func moveRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// remountRootReadonly makes the root read-only, after pivot_root.
+func remountRootReadonly() error {
+	f, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(f), "")
+}

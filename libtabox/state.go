@@ -1,0 +1,259 @@
+package libtabox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is the lifecycle status of a container.
+type Status int
+
+// The statuses of the runtime-spec, plus creating for a container whose
+// create has not finished (or was killed half-way).
+const (
+	Creating Status = iota
+	Created
+	Running
+	Stopped
+	Paused
+)
+
+func (s Status) String() string {
+	switch s {
+	case Creating:
+		return "creating"
+	case Created:
+		return "created"
+	case Running:
+		return "running"
+	case Stopped:
+		return "stopped"
+	case Paused:
+		return "paused"
+	}
+	return "unknown"
+}
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// savedState is what <root>/<id>/state.json holds.
+type savedState struct {
+	ID string `json:"id"`
+	// InitPid is the host PID of the container's init (later its process).
+	InitPid int `json:"initPid"`
+	// InitStartTime is field 22 of /proc/<pid>/stat: a PID is only ours if
+	// its start time still matches, since PIDs are reused.
+	InitStartTime uint64    `json:"initStartTime"`
+	Created       time.Time `json:"created"`
+	Owner         string    `json:"owner"`
+	// Started is set once start released the init.
+	Started bool   `json:"started,omitempty"`
+	Config  Config `json:"config"`
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID checks that id can name a container (and a directory).
+func ValidateID(id string) error {
+	if id == "" || id == "." || id == ".." || !validID.MatchString(id) || len(id) > 1024 {
+		return fmt.Errorf("%w %q: use letters, digits, '_', '+', '-' and '.'", ErrInvalidID, id)
+	}
+	return nil
+}
+
+// stateDir is a container's directory, opened and locked.
+type stateDir struct {
+	path string
+	dir  *os.File
+}
+
+// lockStateDir opens and locks the state directory of id under root.
+// The lock (flock on the directory itself) serializes commands on one ID.
+func lockStateDir(root, id string) (*stateDir, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(root, id)
+	d, err := os.OpenFile(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			return nil, ErrNotExist
+		}
+		return nil, fmt.Errorf("open state directory: %w", err)
+	}
+	if err := flock(d, unix.LOCK_EX); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("lock state directory %s: %w", path, err)
+	}
+	// A delete may have removed the directory while we waited for the lock.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(d.Fd()), &st); err != nil || st.Nlink == 0 {
+		d.Close()
+		return nil, ErrNotExist
+	}
+	return &stateDir{path: path, dir: d}, nil
+}
+
+// newStateDir creates and locks the state directory of a new container.
+// mkdir is the atomic test for a duplicate ID.
+func newStateDir(root, id string) (*stateDir, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	path := filepath.Join(root, id)
+	if err := os.Mkdir(path, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	d, err := os.OpenFile(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("open state directory: %w", err)
+	}
+	if err := flock(d, unix.LOCK_EX); err != nil {
+		d.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("lock state directory: %w", err)
+	}
+	return &stateDir{path: path, dir: d}, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// unlock releases the lock; the directory may already be removed.
+func (d *stateDir) unlock() {
+	if d != nil && d.dir != nil {
+		d.dir.Close()
+		d.dir = nil
+	}
+}
+
+// remove deletes the state directory. Preconditions: locked.
+func (d *stateDir) remove() error {
+	if err := os.RemoveAll(d.path); err != nil {
+		return fmt.Errorf("remove state directory: %w", err)
+	}
+	return nil
+}
+
+// save writes state.json atomically: a reader sees the old or the new file.
+func (d *stateDir) save(s *savedState) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	tmp := filepath.Join(d.path, "."+stateFile+"."+strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(d.path, stateFile)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// load reads state.json. A container whose create never got as far as
+// saving its state has none: it is reported as (nil, nil).
+func (d *stateDir) load() (*savedState, error) {
+	data, err := os.ReadFile(filepath.Join(d.path, stateFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var s savedState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("parse state %s: %w", filepath.Join(d.path, stateFile), err)
+	}
+	return &s, nil
+}
+
+func (d *stateDir) fifoPath() string { return filepath.Join(d.path, fifoName) }
+
+// procStat returns the start time and state letter of pid from
+// /proc/<pid>/stat, or ok=false when the process does not exist.
+func procStat(pid int) (startTime uint64, state byte, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name may hold spaces and parentheses: fields start
+	// after the last ')'.
+	i := len(data) - 1
+	for i >= 0 && data[i] != ')' {
+		i--
+	}
+	if i < 0 || i+2 >= len(data) {
+		return 0, 0, false
+	}
+	fields := splitFields(data[i+2:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, 0, false
+	}
+	st, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return st, fields[0][0], true
+}
+
+func splitFields(b []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	for i, c := range b {
+		if c == ' ' || c == '\n' {
+			if start >= 0 {
+				out = append(out, b[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, b[start:])
+	}
+	return out
+}
+
+// initAlive reports whether the saved init is still alive: same PID, same
+// start time, and neither zombie nor dead.
+func (s *savedState) initAlive() bool {
+	if s.InitPid <= 0 {
+		return false
+	}
+	st, state, ok := procStat(s.InitPid)
+	if !ok || st != s.InitStartTime {
+		return false
+	}
+	return state != 'Z' && state != 'X' && state != 'x'
+}

@@ -1,0 +1,92 @@
+// Command tabox is an OCI container runtime that is also a sandbox for
+// running untrusted programs.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tabox/tabox/libtabox"
+	_ "github.com/tabox/tabox/libtabox/nsenter"
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.gitCommit=…".
+var (
+	version   = "0.1.0-dev"
+	gitCommit = ""
+)
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		fatal(err)
+	}
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Print(versionText())
+	}
+	return &cli.App{
+		Name:                 "tabox",
+		Usage:                "run OCI containers and sandboxed programs",
+		Version:              version,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
+			&cli.StringFlag{Name: "log", Usage: "write log lines to this file"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (not available)"},
+		},
+		Before: setupLogging,
+		Commands: []*cli.Command{
+			createCommand,
+			startCommand,
+			stateCommand,
+			killCommand,
+			deleteCommand,
+			runCommand,
+			listCommand,
+			specCommand,
+		},
+		// Errors are printed once, by main.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func versionText() string {
+	commit := gitCommit
+	if commit == "" {
+		commit = "unknown"
+	}
+	return fmt.Sprintf("tabox version %s\ncommit: %s\nspec: %s\nlibseccomp: %s\n",
+		version, commit, specVersion(), libtabox.SeccompVersion())
+}
+
+// defaultRoot is /run/tabox for root, $XDG_RUNTIME_DIR/tabox for others.
+func defaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/run/tabox"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "tabox")
+	}
+	return filepath.Join(os.TempDir(), "tabox-"+strconv.Itoa(os.Geteuid()))
+}
+
+// exitCode is returned by commands that exit with a status of their own
+// (run, with the container's) and have nothing to print.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit status " + strconv.Itoa(int(e)) }

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tabox/tabox/libtabox"
+)
+
+var startCommand = &cli.Command{
+	Name:      "start",
+	Usage:     "start the process of a created container",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
+		if err := libtabox.Start(c.String("root"), id, log.Warnf); err != nil {
+			return fmt.Errorf("start container %q: %w", id, err)
+		}
+		return nil
+	},
+}

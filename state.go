@@ -1,0 +1,30 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tabox/tabox/libtabox"
+)
+
+var stateCommand = &cli.Command{
+	Name:      "state",
+	Usage:     "print the OCI state of a container",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
+		ctr, err := libtabox.Load(c.String("root"), id)
+		if err != nil {
+			return fmt.Errorf("state of %q: %w", id, err)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ctr.State())
+	},
+}

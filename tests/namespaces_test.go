@@ -1,0 +1,225 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// TestPidNamespace: the container's process is PID 1 of a new PID namespace.
+func TestPidNamespace(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, nil, "testinit", "pid", "--", "ppid")
+	if got := lines(out); len(got) != 2 || got[0] != "1" || got[1] != "0" {
+		t.Errorf("pid/ppid inside: %q, want [1 0]", got)
+	}
+}
+
+// TestHostname: the UTS namespace gets the configured hostname.
+func TestHostname(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, func(s *specs.Spec) { s.Hostname = "box-42.example" }, "testinit", "hostname")
+	if got := strings.TrimSpace(out); got != "box-42.example" {
+		t.Errorf("hostname inside %q, want %q", got, "box-42.example")
+	}
+	host, _ := os.Hostname()
+	if host == "box-42.example" {
+		t.Errorf("the host's hostname was changed")
+	}
+}
+
+// TestSysctl: linux.sysctl is applied in the container's namespaces, and
+// not on the host.
+func TestSysctl(t *testing.T) {
+	t.Parallel()
+	hostForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostShmmax, err := os.ReadFile("/proc/sys/kernel/shmmax")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1"
+	if strings.TrimSpace(string(hostForward)) == "1" {
+		want = "0"
+	}
+	out := runArgs(t, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": want, "kernel.shmmax": "123456789"}
+	}, "testinit", "cat", "/proc/sys/net/ipv4/ip_forward", "--", "cat", "/proc/sys/kernel/shmmax")
+	if got := lines(out); len(got) != 2 || got[0] != want || got[1] != "123456789" {
+		t.Errorf("sysctls inside: %q, want [%s 123456789]", got, want)
+	}
+	if after, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(after) != string(hostForward) {
+		t.Errorf("host net.ipv4.ip_forward changed from %q to %q", hostForward, after)
+	}
+	if after, _ := os.ReadFile("/proc/sys/kernel/shmmax"); string(after) != string(hostShmmax) {
+		t.Errorf("host kernel.shmmax changed from %q to %q", hostShmmax, after)
+	}
+}
+
+var netnsNames struct {
+	sync.Mutex
+	names []string
+}
+
+// addNetns makes a named network namespace with `ip netns add` and returns
+// its path; it is deleted when the test ends.
+func addNetns(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8) from iproute2 to make a named network namespace")
+	}
+	name := "tabox-test-" + newID(t)
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	netnsNames.Lock()
+	netnsNames.names = append(netnsNames.names, name)
+	netnsNames.Unlock()
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return filepath.Join("/run/netns", name)
+}
+
+// cleanupNetns deletes the named namespaces a crashed test left.
+func cleanupNetns() {
+	netnsNames.Lock()
+	defer netnsNames.Unlock()
+	for _, n := range netnsNames.names {
+		if _, err := os.Stat(filepath.Join("/run/netns", n)); err == nil {
+			exec.Command("ip", "netns", "del", n).Run()
+		}
+	}
+}
+
+// TestJoinNetworkNamespace: a network namespace given by path is joined,
+// not created.
+func TestJoinNetworkNamespace(t *testing.T) {
+	t.Parallel()
+	path := addNetns(t)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	out := runArgs(t, func(s *specs.Spec) {
+		removeNamespace(s, specs.NetworkNamespace)
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: path})
+	}, "testinit", "readlink", "/proc/self/ns/net")
+	want := fmt.Sprintf("net:[%d]", st.Ino)
+	if got := strings.TrimSpace(out); got != want {
+		t.Errorf("container's network namespace %q, want %q (the one at %s)", got, want, path)
+	}
+	self, _ := os.Readlink("/proc/self/ns/net")
+	if self == want {
+		t.Fatalf("test setup: %s is the host's namespace", path)
+	}
+}
+
+// TestNewNetworkNamespace: without a path, the container gets a network
+// namespace of its own, with only a loopback interface.
+func TestNewNetworkNamespace(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, nil, "testinit", "readlink", "/proc/self/ns/net", "--", "cat", "/proc/net/dev")
+	host, _ := os.Readlink("/proc/self/ns/net")
+	l := lines(out)
+	if len(l) == 0 || !strings.HasPrefix(l[0], "net:[") || l[0] == host {
+		t.Fatalf("container's network namespace %q, want a new one (host: %s)\n%s", l, host, out)
+	}
+	var ifaces []string
+	for _, line := range l[1:] {
+		if name, _, ok := strings.Cut(line, ":"); ok && !strings.Contains(name, "|") {
+			ifaces = append(ifaces, strings.TrimSpace(name))
+		}
+	}
+	if len(ifaces) != 1 || ifaces[0] != "lo" {
+		t.Errorf("interfaces inside %q, want [lo]", ifaces)
+	}
+}
+
+// TestUserNamespace: with a user namespace and id mappings, root inside is
+// uid/gid 100000 outside.
+func TestUserNamespace(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		t.Skip("kernel without user namespaces")
+	}
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"testinit", "cat", "/proc/self/uid_map", "--", "cat", "/proc/self/gid_map", "--", "id", "--", "sleep", "120"}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	// Root inside is uid 100000 on the host, and must be able to reach
+	// the rootfs: open up the test's private directories (0700).
+	for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, create := createContainer(t, bundle)
+	mustTabox(t, "start", id)
+	st := state(t, id)
+	poll(t, "the container's output", func() bool {
+		out, _ := create.output()
+		return len(lines(out)) >= 3
+	})
+	out, _ := create.output()
+	l := lines(out)
+	for i, what := range []string{"uid_map", "gid_map"} {
+		if f := strings.Fields(l[i]); len(f) != 3 || f[0] != "0" || f[1] != "100000" || f[2] != "65536" {
+			t.Errorf("%s inside %q, want \"0 100000 65536\"", what, l[i])
+		}
+	}
+	if l[2] != "uid=0 gid=0 groups=" {
+		t.Errorf("id inside %q, want uid=0 gid=0 groups=", l[2])
+	}
+	if uid := strings.Fields(procStatusField(st.Pid, "Uid")); len(uid) != 4 || uid[0] != "100000" || uid[1] != "100000" {
+		t.Errorf("host view of the container's uids: %q, want 100000", uid)
+	}
+	if gid := strings.Fields(procStatusField(st.Pid, "Gid")); len(gid) != 4 || gid[0] != "100000" {
+		t.Errorf("host view of the container's gids: %q, want 100000", gid)
+	}
+	self, _ := os.Readlink("/proc/self/ns/user")
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", st.Pid)); ns == self || ns == "" {
+		t.Errorf("container's user namespace %q, want a new one (host: %s)", ns, self)
+	}
+	mustTabox(t, "kill", id, "KILL")
+	waitForStatus(t, id, "stopped")
+	deleteContainer(t, id, false)
+}
+
+// TestRootfsPropagation: linux.rootfsPropagation sets the propagation of
+// the container's root mount.
+func TestRootfsPropagation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		prop string
+		want func(optional string) bool
+		desc string
+	}{
+		{"private", func(o string) bool { return !strings.Contains(o, "shared:") && !strings.Contains(o, "master:") }, "neither shared: nor master:"},
+		{"shared", func(o string) bool { return strings.Contains(o, "shared:") }, "shared:"},
+	} {
+		t.Run(tc.prop, func(t *testing.T) {
+			t.Parallel()
+			out := runArgs(t, func(s *specs.Spec) { s.Linux.RootfsPropagation = tc.prop }, "testinit", "mountinfo")
+			m := findMount(out, "/")
+			if m == nil {
+				t.Fatalf("no / in mountinfo:\n%s", out)
+			}
+			if !tc.want(m.optional) {
+				t.Errorf("root mount's propagation fields %q, want %s\n%s", m.optional, tc.desc, out)
+			}
+		})
+	}
+}
