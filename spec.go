@@ -114,6 +114,15 @@ func makeRootless(spec *specs.Spec) {
 		switch m.Destination {
 		case "/sys/fs/cgroup":
 			continue
+		case "/dev/pts":
+			// Only the caller's own gid is mapped: gid 5 (tty) does not exist.
+			var opts []string
+			for _, o := range m.Options {
+				if o != "gid=5" {
+					opts = append(opts, o)
+				}
+			}
+			m.Options = opts
 		case "/sys":
 			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		}

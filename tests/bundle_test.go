@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -115,6 +116,17 @@ func readSpec(t *testing.T, bundle string) *specs.Spec {
 		t.Fatalf("parse config.json: %v", err)
 	}
 	return &spec
+}
+
+// bundleOf returns the bundle path of a spec made by newBundle (for
+// mutators, which run before newBundle returns it).
+func bundleOf(s *specs.Spec) string {
+	for _, e := range s.Process.Env {
+		if v, ok := strings.CutPrefix(e, bundleMarkerEnv+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // withArgs is a mutator setting process.args.

@@ -53,23 +53,33 @@ type containerInfo struct {
 	pids   map[int]bool
 }
 
-var envs sync.Map // *testing.T -> *testEnv
+var envs sync.Map // test name -> *testEnv
 
 // getEnv returns t's harness state, making it (and registering its cleanup)
-// on first use.
+// on first use. A subtest shares the state of its closest ancestor that
+// has one, so that a test's subtests see the containers it made.
 func getEnv(t *testing.T) *testEnv {
 	t.Helper()
-	if e, ok := envs.Load(t); ok {
-		return e.(*testEnv)
+	for name := t.Name(); ; {
+		if e, ok := envs.Load(name); ok {
+			return e.(*testEnv)
+		}
+		i := strings.LastIndex(name, "/")
+		if i < 0 {
+			break
+		}
+		name = name[:i]
 	}
 	dir := t.TempDir()
 	e := &testEnv{t: t, root: filepath.Join(dir, "root"), io: filepath.Join(dir, "io"), containers: map[string]*containerInfo{}}
 	if err := os.Mkdir(e.io, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	envs.Store(t, e)
+	if prev, loaded := envs.LoadOrStore(t.Name(), e); loaded {
+		return prev.(*testEnv)
+	}
 	t.Cleanup(func() {
-		envs.Delete(t)
+		envs.Delete(t.Name())
 		e.cleanup()
 	})
 	return e
@@ -129,6 +139,12 @@ func (e *testEnv) cleanup() {
 		}
 		for _, pid := range pids {
 			reapPid(pid, 2*time.Second)
+		}
+		// Empty cgroups can be removed (deepest first).
+		cgs := findCgroups(id)
+		sort.Slice(cgs, func(i, j int) bool { return len(cgs[i]) > len(cgs[j]) })
+		for _, dir := range cgs {
+			os.Remove(dir)
 		}
 	}
 }
@@ -523,8 +539,13 @@ func mustRun(t *testing.T, bundle string) string {
 	return stdout
 }
 
+// statusReported is testinit's exit status when one of its commands failed
+// and printed the error on stdout (e.g. "errno=EROFS").
+const statusReported = 10
+
 // runArgs makes a bundle (with the optional extra mutator), sets its
-// process.args and runs it, returning the container's stdout.
+// process.args and runs it, returning the container's stdout. The container
+// must exit 0, or statusReported.
 func runArgs(t *testing.T, mutate func(*specs.Spec), args ...string) string {
 	t.Helper()
 	bundle := newBundle(t, func(s *specs.Spec) {
@@ -533,7 +554,11 @@ func runArgs(t *testing.T, mutate func(*specs.Spec), args ...string) string {
 			mutate(s)
 		}
 	})
-	return mustRun(t, bundle)
+	stdout, stderr, code := runContainer(t, bundle)
+	if code != 0 && code != statusReported {
+		t.Fatalf("run %q: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
+	}
+	return stdout
 }
 
 // deleteContainer deletes id (which must succeed), reaps its init and
@@ -576,6 +601,9 @@ func assertNoLeftovers(t *testing.T, root, id string) {
 	for _, pid := range procs {
 		t.Errorf("container %q: process %d left behind (%s)", id, pid, procDesc(pid))
 	}
+	for _, dir := range findCgroups(id) {
+		t.Errorf("container %q: cgroup left behind: %s", id, dir)
+	}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -587,6 +615,21 @@ func assertNoLeftovers(t *testing.T, root, id string) {
 			}
 		}
 	}
+}
+
+// findCgroups lists the cgroup directories named id, two levels deep at
+// most in each hierarchy (IDs are unique to a test run, so any such
+// directory is the container's).
+func findCgroups(id string) []string {
+	if id == "" || strings.ContainsAny(id, "/*?[") || id == "." || id == ".." {
+		return nil
+	}
+	var found []string
+	for _, pattern := range []string{"/sys/fs/cgroup/" + id, "/sys/fs/cgroup/*/" + id, "/sys/fs/cgroup/*/*/" + id} {
+		m, _ := filepath.Glob(pattern)
+		found = append(found, m...)
+	}
+	return found
 }
 
 // findContainerProcs lists the processes that belong to container id of

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -185,7 +186,7 @@ func copyRootfs(dst string) error {
 		}
 		rel, _ := filepath.Rel(baseRootfs, path)
 		target := filepath.Join(dst, rel)
-		st := fi.Sys().(*unix.Stat_t)
+		st := fi.Sys().(*syscall.Stat_t)
 		switch {
 		case fi.IsDir():
 			if err := os.Mkdir(target, fi.Mode().Perm()); err != nil && !os.IsExist(err) {

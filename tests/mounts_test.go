@@ -188,13 +188,18 @@ func TestReadonlyPaths(t *testing.T) {
 		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN")
 		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
 		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_ADMIN")
-	}, "testinit", "write", "/proc/sys/kernel/domainname", "x", "--", "write", "/proc/sysrq-trigger", "h", "--", "mountinfo")
+	}, "testinit", "write", "/proc/sys/kernel/domainname", "x", "--", "mountinfo")
 	l := lines(out)
-	if len(l) < 2 || l[0] != "errno=EROFS" || l[1] != "errno=EROFS" {
-		t.Errorf("writes to readonly paths: %q, want errno=EROFS twice", l[:min(2, len(l))])
+	if len(l) < 1 || l[0] != "errno=EROFS" {
+		t.Errorf("write to /proc/sys/kernel/domainname: %q, want errno=EROFS", l[:min(1, len(l))])
 	}
-	if m := findMount(out, "/proc/sys"); m == nil || !hasOption(m.options, "ro") {
-		t.Errorf("/proc/sys mount %+v is not ro", m)
+	for _, p := range templateSpec("").Linux.ReadonlyPaths {
+		if _, err := os.Stat(p); err != nil {
+			continue // the runtime skips paths that do not exist
+		}
+		if m := findMount(out, p); m == nil || !hasOption(m.options, "ro") {
+			t.Errorf("%s mount %+v is not ro", p, m)
+		}
 	}
 }
 
@@ -266,13 +271,15 @@ func TestDefaultDevices(t *testing.T) {
 }
 
 // TestLinuxDevices: a linux.devices entry is created with its type,
-// numbers, mode and owner, and works.
+// numbers, mode and owner, and works (for its owner: a root without
+// CAP_DAC_OVERRIDE may not write it).
 func TestLinuxDevices(t *testing.T) {
 	t.Parallel()
 	mode := os.FileMode(0o640)
 	uid, gid := uint32(1000), uint32(100)
 	out := runArgs(t, func(s *specs.Spec) {
 		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: &uid, GID: &gid})
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
 	}, "testinit", "stat", "/dev/mynull", "--", "write", "/dev/mynull", "discarded")
 	want := []string{"type=char mode=0640 uid=1000 gid=100 rdev=1:3", "ok"}
 	if l := lines(out); len(l) != 2 || l[0] != want[0] || l[1] != want[1] {

@@ -198,28 +198,64 @@ func TestUserNamespace(t *testing.T) {
 	deleteContainer(t, id, false)
 }
 
-// TestRootfsPropagation: linux.rootfsPropagation sets the propagation of
-// the container's root mount.
+// TestRootfsPropagation: with the default (rslave) or rshared root
+// propagation, a mount made on the host under a shared mount of the rootfs
+// after the container started appears inside; with rprivate it does not.
 func TestRootfsPropagation(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		prop string
-		want func(optional string) bool
-		desc string
-	}{
-		{"private", func(o string) bool { return !strings.Contains(o, "shared:") && !strings.Contains(o, "master:") }, "neither shared: nor master:"},
-		{"shared", func(o string) bool { return strings.Contains(o, "shared:") }, "shared:"},
-	} {
-		t.Run(tc.prop, func(t *testing.T) {
+		want bool
+	}{{"", true}, {"rslave", true}, {"rshared", true}, {"rprivate", false}} {
+		name := tc.prop
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out := runArgs(t, func(s *specs.Spec) { s.Linux.RootfsPropagation = tc.prop }, "testinit", "mountinfo")
-			m := findMount(out, "/")
-			if m == nil {
-				t.Fatalf("no / in mountinfo:\n%s", out)
+			bundle := newBundle(t, func(s *specs.Spec) {
+				s.Linux.RootfsPropagation = tc.prop
+				s.Process.Args = []string{"testinit", "pause", "--", "cat", "/mnt/shared/sub/marker", "--", "echo", "", "--", "mountinfo"}
+			})
+			shared := filepath.Join(bundle, "rootfs/mnt/shared")
+			sub := filepath.Join(shared, "sub")
+			if err := os.Mkdir(shared, 0o755); err != nil {
+				t.Fatal(err)
 			}
-			if !tc.want(m.optional) {
-				t.Errorf("root mount's propagation fields %q, want %s\n%s", m.optional, tc.desc, out)
+			if err := unix.Mount("tmpfs", shared, "tmpfs", 0, "size=1m"); err != nil {
+				t.Fatalf("mount tmpfs on %s: %v", shared, err)
 			}
+			unmount := func() {
+				unix.Unmount(sub, unix.MNT_DETACH)
+				unix.Unmount(shared, unix.MNT_DETACH)
+			}
+			t.Cleanup(unmount)
+			if err := unix.Mount("", shared, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatalf("make %s shared: %v", shared, err)
+			}
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			id, create := createContainer(t, bundle)
+			mustTabox(t, "start", id)
+			poll(t, "the container to pause", func() bool { out, _ := create.output(); return strings.Contains(out, "paused") })
+
+			// A mount made on the host now, under the shared mount.
+			if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+				t.Fatalf("mount tmpfs on %s: %v", sub, err)
+			}
+			if err := os.WriteFile(filepath.Join(sub, "marker"), []byte("propagated"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mustTabox(t, "kill", id, "USR1")
+			waitForStatus(t, id, "stopped")
+			out, _ := create.output()
+			seen := strings.Contains(out, "propagated")
+			if seen != tc.want {
+				t.Errorf("host mount seen inside: %v, want %v\n%s", seen, tc.want, out)
+			}
+			unmount()
+			deleteContainer(t, id, false)
 		})
 	}
 }

@@ -48,6 +48,7 @@ build() {
 	local stamp
 	stamp=$({
 		"$GO" version
+		declare -f build
 		cat go.mod go.sum tools.go subreaper/main.go
 	} | sha256sum | cut -d' ' -f1) || return 1
 	if [ -f "$BIN/.stamp" ] && [ "$(cat "$BIN/.stamp")" = "$stamp" ]; then
@@ -84,6 +85,15 @@ build() {
 	echo "$stamp" >"$BIN/.stamp"
 }
 (build) || die "build failed"
+
+# bash leaves orphans behind (a `$(cmd <(...))` process substitution outlives
+# cmd) and PID 1 may never reap them: run the rest of this script under the
+# subreaper too.
+if [ -z "${CONFORMANCE_UNDER_SUBREAPER:-}" ]; then
+	exec 9>&-
+	export CONFORMANCE_UNDER_SUBREAPER=1
+	exec "$BIN/subreaper" -- bash "${BASH_SOURCE[0]}" "$RUNTIME" "${only[@]}"
+fi
 
 mapfile -t programs < <(cd "$BIN/validation" && ls | sort)
 if [ ${#only[@]} -gt 0 ]; then

@@ -7,8 +7,8 @@
 //	testinit CMD [ARGS...] [-- CMD [ARGS...]]...
 //
 // Commands separated by "--" run in order, in the same process. A command
-// that fails prints "errno=NAME" (or "error: ...") on stdout; the process
-// then exits with the last non-zero status, unless "exit N" ends it first.
+// that fails prints "errno=NAME" (or "error: ...") on stdout and the process
+// then exits 10 at the end, unless "exit N" ends it first.
 //
 // It must be built with CGO_ENABLED=0 (it runs in a rootfs without libc)
 // and with -ldflags=-checklinkname=0 (see limits). The go:debug settings
@@ -64,6 +64,7 @@ var commands = map[string]struct {
 	"sleep":     {1, cmdSleep},
 	"exit":      {1, cmdExit},
 	"kill-self": {1, cmdKillSelf},
+	"pause":     {0, cmdPause},
 	"umask":     {0, cmdUmask},
 	"syscall":   {1, cmdSyscall},
 	"stat":      {1, cmdStat},
@@ -118,7 +119,12 @@ func usage() {
 	os.Exit(2)
 }
 
-// fail prints err as "errno=NAME" when it carries an errno, and returns 1.
+// statusReported is the exit status of a command that failed and reported
+// it on stdout: distinct from the runtime's own error statuses.
+const statusReported = 10
+
+// fail prints err as "errno=NAME" when it carries an errno, and returns
+// statusReported.
 func fail(err error) int {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
@@ -126,7 +132,7 @@ func fail(err error) int {
 	} else {
 		fmt.Printf("error: %v\n", err)
 	}
-	return 1
+	return statusReported
 }
 
 func cmdHostname([]string) int {
@@ -194,7 +200,7 @@ func statusField(name string) int {
 		}
 	}
 	fmt.Printf("error: no %s in /proc/self/status\n", name)
-	return 1
+	return statusReported
 }
 
 var rlimits = map[string]int{
@@ -219,7 +225,7 @@ func cmdLimits(args []string) int {
 	res, ok := rlimits[name]
 	if !ok {
 		fmt.Printf("error: unknown rlimit %q\n", args[0])
-		return 1
+		return statusReported
 	}
 	var r unix.Rlimit
 	if err := unix.Getrlimit(res, &r); err != nil {
@@ -329,6 +335,16 @@ func cmdSleep(args []string) int {
 	return 0
 }
 
+// cmdPause waits for SIGUSR1, then lets the next command run.
+func cmdPause([]string) int {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGUSR1)
+	fmt.Println("paused")
+	<-ch
+	signal.Stop(ch)
+	return 0
+}
+
 func cmdExit(args []string) int {
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
@@ -351,7 +367,7 @@ func cmdKillSelf(args []string) int {
 	}
 	time.Sleep(2 * time.Second)
 	fmt.Println("survived")
-	return 1
+	return statusReported
 }
 
 func cmdUmask([]string) int {

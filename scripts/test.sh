@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole test suite as root: static checks, unit tests, the
+# integration tests that drive the built binary, and the OCI conformance
+# programs. Prints one summary line per stage and a final tally.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+bash scripts/deps.sh || exit 1
+bash scripts/build.sh || exit 1
+
+passed=0 failed=0
+stage() {
+	local name=$1; shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1)); echo "--- $name: ok"
+	else
+		failed=$((failed + 1)); echo "--- $name: FAILED"
+	fi
+}
+
+stage gofmt bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [ -z "$out" ] || { echo "gofmt: $out"; false; }'
+stage "go vet" go vet ./...
+stage "unit tests" go test -count=1 ./libtabox/... ./specconv/...
+stage "integration tests" go test -count=1 -timeout 20m ./tests/...
+stage "OCI conformance" bash tests/conformance/run.sh "$PWD/tabox"
+
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

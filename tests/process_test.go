@@ -1,0 +1,253 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestEnv: the process gets exactly process.env (plus HOME, which runtimes
+// add when it is missing), none of the runtime's environment.
+func TestEnv(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, func(s *specs.Spec) {
+		s.Process.Env = append(s.Process.Env, "FOO=bar baz", "EMPTY=", "HOME=/home/x")
+	}, "testinit", "env")
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		got[k] = v
+	}
+	for k, v := range map[string]string{"FOO": "bar baz", "EMPTY": "", "HOME": "/home/x", "TERM": "xterm"} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("env %s=%q (set: %v), want %q", k, g, ok, v)
+		}
+	}
+	if _, ok := got[runMarkerEnv]; ok {
+		t.Errorf("the runtime's environment leaked into the container: %s", out)
+	}
+	if len(got) != len(templateSpec("").Process.Env)+3 {
+		t.Errorf("env has %d variables, want %d:\n%s", len(got), len(templateSpec("").Process.Env)+3, out)
+	}
+}
+
+// TestCwd: the process starts in process.cwd.
+func TestCwd(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, func(s *specs.Spec) { s.Process.Cwd = "/home/user" }, "testinit", "cwd")
+	if got := strings.TrimSpace(out); got != "/home/user" {
+		t.Errorf("cwd %q, want /home/user", got)
+	}
+}
+
+// TestUser: uid, gid and additionalGids are set as configured.
+func TestUser(t *testing.T) {
+	t.Parallel()
+	t.Run("unprivileged", func(t *testing.T) {
+		t.Parallel()
+		out := runArgs(t, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 100}}
+		}, "testinit", "id")
+		if got, want := strings.TrimSpace(out), "uid=1000 gid=1000 groups=5,100"; got != want {
+			t.Errorf("id %q, want %q", got, want)
+		}
+	})
+	t.Run("root", func(t *testing.T) {
+		t.Parallel()
+		out := runArgs(t, nil, "testinit", "id")
+		if got, want := strings.TrimSpace(out), "uid=0 gid=0 groups="; got != want {
+			t.Errorf("id %q, want %q (no supplementary groups of the runtime)", got, want)
+		}
+	})
+}
+
+// TestUmask: process.user.umask is applied; 0022 is the default.
+func TestUmask(t *testing.T) {
+	t.Parallel()
+	t.Run("set", func(t *testing.T) {
+		t.Parallel()
+		mask := uint32(0o027)
+		out := runArgs(t, func(s *specs.Spec) { s.Process.User.Umask = &mask }, "testinit", "umask")
+		if got := strings.TrimSpace(out); got != "0027" {
+			t.Errorf("umask %q, want 0027", got)
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		out := runArgs(t, nil, "testinit", "umask")
+		if got := strings.TrimSpace(out); got != "0022" {
+			t.Errorf("umask %q, want 0022", got)
+		}
+	})
+}
+
+// TestRlimits: process.rlimits are observed by getrlimit inside.
+func TestRlimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		limits []specs.POSIXRlimit
+		want   []string
+	}{
+		{"nofile-512", []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 512, Hard: 512}}, []string{"512 512"}},
+		{"soft-below-hard", []specs.POSIXRlimit{
+			{Type: "RLIMIT_NOFILE", Soft: 256, Hard: 512},
+			{Type: "RLIMIT_CORE", Soft: 0, Hard: 4096},
+		}, []string{"256 512", "0 4096"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var cmds [][]string
+			for _, l := range tc.limits {
+				cmds = append(cmds, []string{"limits", l.Type})
+			}
+			out := runArgs(t, func(s *specs.Spec) { s.Process.Rlimits = tc.limits }, testinitArgs(cmds...)...)
+			if got := lines(out); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("limits inside %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// capsOf parses the output of `testinit caps` into a map CapXxx -> hex.
+func capsOf(out string) map[string]string {
+	caps := map[string]string{}
+	for _, l := range lines(out) {
+		if f := strings.Fields(l); len(f) == 2 && strings.HasPrefix(f[0], "Cap") {
+			caps[strings.TrimSuffix(f[0], ":")] = f[1]
+		}
+	}
+	return caps
+}
+
+// TestCapabilities: the capability sets are exactly the configured ones.
+func TestCapabilities(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		caps *specs.LinuxCapabilities
+		want map[string]string
+	}{
+		{"default", nil, map[string]string{
+			"CapInh": "0000000000000000", "CapPrm": defaultCapsMask, "CapEff": defaultCapsMask,
+			"CapBnd": defaultCapsMask, "CapAmb": "0000000000000000",
+		}},
+		{"custom", &specs.LinuxCapabilities{
+			// The bounding set drops CAP_SETUID's neighbours; for root,
+			// execve(2) makes the effective set the permitted one.
+			Bounding:  []string{"CAP_CHOWN", "CAP_KILL", "CAP_SETUID"},
+			Permitted: []string{"CAP_CHOWN", "CAP_KILL"},
+			Effective: []string{"CAP_CHOWN", "CAP_KILL"},
+		}, map[string]string{
+			// CHOWN=0, KILL=5, SETUID=7.
+			"CapInh": "0000000000000000", "CapPrm": "0000000000000021", "CapEff": "0000000000000021",
+			"CapBnd": "00000000000000a1", "CapAmb": "0000000000000000",
+		}},
+		{"none", &specs.LinuxCapabilities{}, map[string]string{
+			"CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
+			"CapBnd": "0000000000000000", "CapAmb": "0000000000000000",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := runArgs(t, func(s *specs.Spec) {
+				if tc.caps != nil {
+					s.Process.Capabilities = tc.caps
+				}
+			}, "testinit", "caps")
+			got := capsOf(out)
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s %s, want %s", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestCapabilitiesNonRoot: a non-root process keeps only its ambient
+// capabilities across execve(2): none without them, all the configured ones
+// with them (ambient needs inheritable and permitted).
+func TestCapabilitiesNonRoot(t *testing.T) {
+	t.Parallel()
+	zero := "0000000000000000"
+	for _, tc := range []struct {
+		name    string
+		ambient bool
+		want    map[string]string
+	}{
+		{"no-ambient", false, map[string]string{"CapInh": zero, "CapPrm": zero, "CapEff": zero, "CapBnd": defaultCapsMask, "CapAmb": zero}},
+		{"ambient", true, map[string]string{"CapInh": defaultCapsMask, "CapPrm": defaultCapsMask, "CapEff": defaultCapsMask, "CapBnd": defaultCapsMask, "CapAmb": defaultCapsMask}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := runArgs(t, func(s *specs.Spec) {
+				s.Process.User = specs.User{UID: 1000, GID: 1000}
+				if tc.ambient {
+					s.Process.Capabilities.Inheritable = append([]string(nil), defaultCaps...)
+					s.Process.Capabilities.Ambient = append([]string(nil), defaultCaps...)
+				}
+			}, "testinit", "caps")
+			got := capsOf(out)
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s %s, want %s", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestNoNewPrivileges: process.noNewPrivileges sets NoNewPrivs.
+func TestNoNewPrivileges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		nnp  bool
+		want string
+	}{{true, "1"}, {false, "0"}} {
+		name := map[bool]string{true: "on", false: "off"}[tc.nnp]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out := runArgs(t, func(s *specs.Spec) { s.Process.NoNewPrivileges = tc.nnp }, "testinit", "nnp")
+			if got := strings.TrimSpace(out); got != tc.want {
+				t.Errorf("NoNewPrivs %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSeccomp: a profile allowing everything but mkdir, which fails with
+// errnoRet 38 (ENOSYS); the process runs in filter mode (Seccomp: 2).
+func TestSeccomp(t *testing.T) {
+	t.Parallel()
+	for _, nnp := range []bool{true, false} {
+		name := map[bool]string{true: "nnp", false: "no-nnp"}[nnp]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errno := uint(38)
+			out := runArgs(t, func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = nnp
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow,
+					Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+					Syscalls: []specs.LinuxSyscall{{
+						Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &errno,
+					}},
+				}
+			}, "testinit", "syscall", "mkdir", "--", "syscall", "getcwd", "--", "seccomp")
+			want := []string{"errno=ENOSYS", "ok", "2"}
+			if got := lines(out); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("mkdir, getcwd, Seccomp: %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		t.Parallel()
+		out := runArgs(t, nil, "testinit", "syscall", "mkdir", "--", "seccomp")
+		want := []string{"ok", "0"}
+		if got := lines(out); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("without a profile: mkdir, Seccomp: %q, want %q", got, want)
+		}
+	})
+}
