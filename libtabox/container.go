@@ -110,9 +110,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			p.kill()
 			// The runtime-spec: a failed create is destroyed, and the
 			// poststop hooks still run.
-			if err := runHooks("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped)); err != nil {
-				opts.Debugf("%v", err)
-			}
+			runHooksWarn("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped), opts.Debugf)
 		}
 	}()
 	if err := c.handshake(dir, &opts); err != nil {
@@ -324,9 +322,7 @@ func Start(root, id string, warnf func(string, ...any)) error {
 		return err
 	}
 	// The runtime-spec: a failing poststart hook only warns.
-	if err := runHooks("poststart", c.state.Config.Hooks.Poststart, c.stateJSON(Running)); err != nil {
-		warnf("%v", err)
-	}
+	runHooksWarn("poststart", c.state.Config.Hooks.Poststart, c.stateJSON(Running), warnf)
 	return nil
 }
 
@@ -466,9 +462,7 @@ func Delete(root, id string, force bool, warnf func(string, ...any)) error {
 		return err
 	}
 	if st != Creating {
-		if err := runHooks("poststop", c.state.Config.Hooks.Poststop, c.stateJSON(Stopped)); err != nil {
-			warnf("%v", err)
-		}
+		runHooksWarn("poststop", c.state.Config.Hooks.Poststop, c.stateJSON(Stopped), warnf)
 	}
 	return nil
 }

@@ -24,6 +24,16 @@ type State struct {
 	Owner       string            `json:"owner"`
 }
 
+// runHooksWarn runs every hook even when one fails, as the runtime-spec
+// asks of poststart and poststop hooks, and reports each failure to warnf.
+func runHooksWarn(kind string, hooks []Hook, state []byte, warnf func(string, ...any)) {
+	for i, h := range hooks {
+		if err := runHook(h, state); err != nil {
+			warnf("%s hook #%d: %v", kind, i, err)
+		}
+	}
+}
+
 // runHooks runs hooks one after another, each with the state on its stdin.
 // The first failure stops the rest.
 func runHooks(kind string, hooks []Hook, state []byte) error {

@@ -27,6 +27,10 @@ func Init() {
 		os.Exit(255)
 	}
 	os.Unsetenv("_TABOX_SYNCFD")
+	// Usually set at fork already; not when the init joined a PID
+	// namespace (see startInit). A parent that died before this line shows
+	// as EOF on the sync socket.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	p := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
 	var ic initConfig
 	if err := p.dec.Decode(&ic); err != nil {
@@ -71,6 +75,13 @@ func run(p *syncPipe, ic *initConfig) error {
 		// A bundle without a process is created but cannot start: keep the
 		// steps that need one out of the way.
 		proc = &Process{Cwd: "/"}
+	}
+	// Nothing the init inherited may reach the container (CVE-2024-21626):
+	// every fd past stdio and the preserved ones closes on exec. Done first,
+	// before a seccomp profile that may not know close_range; every fd
+	// opened later is close-on-exec already.
+	if err := step("close fds", unix.CloseRange(uint(3+ic.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)); err != nil {
+		return err
 	}
 	fifo, err := openFifo(ic.FifoPath)
 	if err := step("exec fifo", err); err != nil {
@@ -139,6 +150,12 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err := step("rlimits", resetNofileCache(proc)); err != nil {
 		return err
 	}
+	// The cwd is checked to be inside the container before a seccomp
+	// profile may deny getcwd; entered again as the user below, so that a
+	// directory the user cannot enter is an error.
+	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
+		return err
+	}
 	if proc.NoNewPrivileges {
 		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
 			return err
@@ -159,7 +176,7 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err := step("parent death signal", keepParentDeathSignal(ppid)); err != nil {
 		return err
 	}
-	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
+	if err := step("cwd", unix.Chdir(proc.Cwd)); err != nil {
 		return err
 	}
 	path := ""
@@ -190,11 +207,6 @@ func run(p *syncPipe, ic *initConfig) error {
 		if _, err := loadSeccomp(ic.Seccomp); err != nil {
 			return step("seccomp", err)
 		}
-	}
-	// Nothing of tabox's may reach the container (CVE-2024-21626): every
-	// fd past stdio and the preserved ones closes on exec.
-	if err := step("close fds", unix.CloseRange(uint(3+ic.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)); err != nil {
-		return err
 	}
 	return step("exec", unix.Exec(path, proc.Args, proc.Env))
 }
@@ -264,7 +276,7 @@ func keepParentDeathSignal(ppid int) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return err
 	}
-	if os.Getppid() != ppid {
+	if ppid != 0 && os.Getppid() != ppid {
 		return errors.New("tabox create exited")
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/libtabox/capability"
 )
 
 // CreateOpts are the options of one create, apart from the container's
@@ -240,8 +242,15 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		// An unprivileged user may only map its own gid after denying
 		// setgroups(2); root keeps setgroups for additionalGids.
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		setInitCredential(cmd.SysProcAttr, cfg)
 	}
 
+	if plan.pidNS != nil {
+		// Go's fork checks the parent-death signal against getppid(),
+		// which is 0 in a joined PID namespace (the parent is outside it):
+		// the init sets the signal itself instead.
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	p := &initProcess{cmd: cmd, sync: newSyncPipe(parentSock), release: make(chan struct{})}
 	if err := p.start(plan.pidNS); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -251,6 +260,24 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
 	return p, nil
+}
+
+// setInitCredential makes the init an id of the new user namespace before
+// it execs: as an unmapped id, execve would drop all its capabilities.
+// Root of the container when it is mapped; otherwise the first mapped ids,
+// with every capability kept through exec as an ambient one.
+func setInitCredential(attr *syscall.SysProcAttr, cfg *Config) {
+	cred := &syscall.Credential{NoSetGroups: !attr.GidMappingsEnableSetgroups}
+	if hostID(cfg.UIDMappings, 0) < 0 || hostID(cfg.GIDMappings, 0) < 0 {
+		if len(cfg.UIDMappings) == 0 || len(cfg.GIDMappings) == 0 {
+			return
+		}
+		cred.Uid, cred.Gid = cfg.UIDMappings[0].ContainerID, cfg.GIDMappings[0].ContainerID
+		for c := 0; c <= capability.Last(); c++ {
+			attr.AmbientCaps = append(attr.AmbientCaps, uintptr(c))
+		}
+	}
+	attr.Credential = cred
 }
 
 // start forks the init. The init's parent-death signal fires when the

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,15 +21,15 @@ func TestKillSignals(t *testing.T) {
 		name   string
 		signal string // "" for the default
 		code   int
-		output string // what testinit prints for a caught signal
+		output string // what testinit prints
 	}{
-		{"default", "", 143, "signal TERM"},
-		{"TERM", "TERM", 143, "signal TERM"},
-		{"15", "15", 143, "signal TERM"},
-		{"KILL", "KILL", 137, ""},
-		{"SIGKILL", "SIGKILL", 137, ""},
-		{"9", "9", 137, ""},
-		{"SIGUSR1", "SIGUSR1", 138, "signal USR1"},
+		{"default", "", 143, "ready\nsignal TERM"},
+		{"TERM", "TERM", 143, "ready\nsignal TERM"},
+		{"15", "15", 143, "ready\nsignal TERM"},
+		{"KILL", "KILL", 137, "ready"},
+		{"SIGKILL", "SIGKILL", 137, "ready"},
+		{"9", "9", 137, "ready"},
+		{"SIGUSR1", "SIGUSR1", 138, "ready\nsignal USR1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -38,6 +37,7 @@ func TestKillSignals(t *testing.T) {
 			id := newID(t)
 			p := startTabox(t, cmdOpts{}, "run", "--bundle", bundle, id)
 			waitForStatus(t, id, "running")
+			poll(t, "testinit's signal handlers", func() bool { o, _ := p.output(); return strings.Contains(o, "ready") })
 			args := []string{"kill", id}
 			if tc.signal != "" {
 				args = append(args, tc.signal)
@@ -47,7 +47,7 @@ func TestKillSignals(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("run: exit %d, want %d (stderr: %s)", code, tc.code, stderr)
 			}
-			if tc.output != "" && strings.TrimSpace(stdout) != tc.output {
+			if strings.TrimSpace(stdout) != tc.output {
 				t.Errorf("container printed %q, want %q", stdout, tc.output)
 			}
 			assertNoLeftovers(t, rootDir(t), id)
@@ -76,10 +76,11 @@ func TestKillAll(t *testing.T) {
 	}
 	mustTabox(t, "kill", "--all", id, "KILL")
 	waitForStatus(t, id, "stopped")
-	for _, pid := range procs {
-		if !reapPid(pid, pollTimeout) {
+	if left := reapPids(procs, pollTimeout); len(left) > 0 {
+		for _, pid := range left {
 			t.Errorf("process %d survived kill --all (%s)", pid, procDesc(pid))
 		}
+		return // the cleanup kills them
 	}
 	deleteContainer(t, id, false)
 }
@@ -286,7 +287,7 @@ func TestConcurrentStart(t *testing.T) {
 		id, _ := createContainer(t, sleepBundle(t))
 		codes := race(t, 2, "start", id)
 		if (codes[0] == 0) == (codes[1] == 0) {
-			t.Errorf("racing starts: exits %v, want exactly one success", codes)
+			t.Fatalf("racing starts: exits %v, want exactly one success", codes)
 		}
 		if st := state(t, id); st.Status != "running" {
 			t.Errorf("after racing starts: status %q, want running", st.Status)
@@ -349,24 +350,18 @@ func TestConcurrentCreate(t *testing.T) {
 	}
 }
 
-// race runs n identical invocations at once and returns their exit codes.
+// race runs n identical invocations at once and returns their exit codes;
+// an invocation still running after 10s fails the test.
 func race(t *testing.T, n int, args ...string) []int {
 	t.Helper()
 	procs := make([]*proc, n)
 	for i := range procs {
-		procs[i] = startTabox(t, cmdOpts{}, args...)
+		procs[i] = startTabox(t, cmdOpts{timeout: 10 * time.Second}, args...)
 	}
 	codes := make([]int, n)
-	var wg sync.WaitGroup
 	for i, p := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-p.done
-			codes[i] = p.code
-		}()
+		_, _, codes[i] = p.wait()
 	}
-	wg.Wait()
 	return codes
 }
 
@@ -378,5 +373,5 @@ func TestValidID(t *testing.T) {
 	if st := state(t, id); st.ID != id {
 		t.Errorf("state id %q, want %q", st.ID, id)
 	}
-	deleteContainer(t, id, false)
+	deleteContainer(t, id, true)
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type testEnv struct {
 	mu         sync.Mutex
 	containers map[string]*containerInfo
 	order      []string
+	leaked     []int // pids already reported as left behind
 }
 
 type containerInfo struct {
@@ -133,13 +135,11 @@ func (e *testEnv) cleanup() {
 	for _, id := range ids {
 		c := e.container(id)
 		pids := c.sortedPids()
-		for _, pid := range findContainerProcs(e.root, id, c.bundle) {
+		for _, pid := range append(findContainerProcs(e.root, id, c.bundle), e.leaked...) {
 			unix.Kill(pid, unix.SIGKILL)
 			pids = append(pids, pid)
 		}
-		for _, pid := range pids {
-			reapPid(pid, 2*time.Second)
-		}
+		reapPids(pids, 2*time.Second)
 		// Empty cgroups can be removed (deepest first).
 		cgs := findCgroups(id)
 		sort.Slice(cgs, func(i, j int) bool { return len(cgs[i]) > len(cgs[j]) })
@@ -187,27 +187,46 @@ func (e *testEnv) loadState(id string) (*containerState, error) {
 // waits for any other pid, so it cannot steal an exec.Cmd's exit status.
 // It reports whether pid is gone.
 func reapPid(pid int, timeout time.Duration) bool {
+	return len(reapPids([]int{pid}, timeout)) == 0
+}
+
+// reapPids is reapPid for several pids with one deadline; it returns those
+// still there at the deadline.
+func reapPids(pids []int, timeout time.Duration) []int {
+	deadline := time.Now().Add(timeout)
+	for {
+		var left []int
+		for _, pid := range pids {
+			if !reapOnce(pid) {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		pids = left
+		time.Sleep(pollEvery)
+	}
+}
+
+// reapOnce reaps pid if it is our zombie child, and reports whether it is
+// gone.
+func reapOnce(pid int) bool {
 	if pid <= 0 || pid == os.Getpid() {
 		return true
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		if wpid == pid {
+	var ws unix.WaitStatus
+	wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	if wpid == pid {
+		return true
+	}
+	if errors.Is(err, unix.ECHILD) {
+		// Not our child: gone, or still the child of another process.
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
 			return true
 		}
-		if errors.Is(err, unix.ECHILD) {
-			// Not our child: gone, or still the child of another process.
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
-				return true
-			}
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(pollEvery)
 	}
+	return false
 }
 
 func exitCode(err error) int {
@@ -583,23 +602,32 @@ func assertNoLeftovers(t *testing.T, root, id string) {
 	t.Helper()
 	e := getEnv(t)
 	c := e.container(id)
-	for _, pid := range c.sortedPids() {
-		if !reapPid(pid, pollTimeout) {
-			t.Errorf("container %q: its process %d is still alive after delete (%s)", id, pid, procDesc(pid))
-		}
+	for _, pid := range reapPids(c.sortedPids(), pollTimeout) {
+		t.Errorf("container %q: its process %d is still alive after delete (%s)", id, pid, procDesc(pid))
+		// Reported once: the cleanup kills it.
+		e.mu.Lock()
+		delete(c.pids, pid)
+		e.mu.Unlock()
+		e.leaked = append(e.leaked, pid)
 	}
 	stateDir := filepath.Join(root, id)
 	if _, err := os.Lstat(stateDir); err == nil {
 		t.Errorf("container %q: state directory %s still exists", id, stateDir)
 	}
-	// A process exiting right now may still show up once.
+	// A process exiting right now may still show up for a moment.
 	var procs []int
-	poll(t, "container processes to exit", func() bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
 		procs = findContainerProcs(root, id, c.bundle)
-		return len(procs) == 0
-	})
+		if len(procs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(pollEvery)
+	}
 	for _, pid := range procs {
-		t.Errorf("container %q: process %d left behind (%s)", id, pid, procDesc(pid))
+		if !slices.Contains(e.leaked, pid) {
+			t.Errorf("container %q: process %d left behind (%s)", id, pid, procDesc(pid))
+		}
 	}
 	for _, dir := range findCgroups(id) {
 		t.Errorf("container %q: cgroup left behind: %s", id, dir)
@@ -633,8 +661,9 @@ func findCgroups(id string) []string {
 }
 
 // findContainerProcs lists the processes that belong to container id of
-// root with bundle (which may be empty): by the markers in their
-// environment, their command line, or their cwd or root being in the bundle.
+// root with bundle (either may be empty): by the markers in their
+// environment, their environment or command line naming the state
+// directory or the bundle, or their cwd or root being in the bundle.
 func findContainerProcs(root, id, bundle string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
@@ -644,6 +673,8 @@ func findContainerProcs(root, id, bundle string) []int {
 	if bundle != "" {
 		bundleMarker = []byte(bundleMarkerEnv + "=" + bundle + "\x00")
 	}
+	// The state directory, as runc's init has it in its environment.
+	stateDir := root + "/" + id
 	for _, ent := range ents {
 		pid, err := strconv.Atoi(ent.Name())
 		if err != nil || pid == self {
@@ -654,6 +685,13 @@ func findContainerProcs(root, id, bundle string) []int {
 		if id != "" && bytes.Contains(environ, runMarker) {
 			pids = append(pids, pid)
 			continue
+		}
+		if id != "" && root != "" {
+			cmdline, _ := os.ReadFile(dir + "/cmdline")
+			if mentionsPath(environ, stateDir) || mentionsPath(cmdline, stateDir) {
+				pids = append(pids, pid)
+				continue
+			}
 		}
 		if bundle == "" {
 			continue
@@ -676,6 +714,12 @@ func findContainerProcs(root, id, bundle string) []int {
 		}
 	}
 	return pids
+}
+
+// mentionsPath reports whether the NUL-separated data holds path, or a
+// path under it.
+func mentionsPath(data []byte, path string) bool {
+	return bytes.Contains(data, []byte(path+"\x00")) || bytes.Contains(data, []byte(path+"/"))
 }
 
 // procDesc describes pid for error messages.

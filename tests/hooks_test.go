@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,19 +116,10 @@ func TestHooks(t *testing.T) {
 			"createRuntime": {"creating"}, "createContainer": {"creating"}, "prestart": {"creating", "created"},
 			"startContainer": {"created", "running"}, "poststart": {"running"}, "poststop": {"stopped"},
 		}[name]
-		if !contains(want, st.Status) {
+		if !slices.Contains(want, st.Status) {
 			t.Errorf("%s hook's state: status %q, want one of %q", name, st.Status, want)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestPrestartHookFails: a failing prestart hook fails create, which leaves

@@ -43,7 +43,7 @@ func TestInitExeSealed(t *testing.T) {
 	if after, _ := os.ReadFile(runtimeBin); !bytes.Equal(before, after) {
 		t.Errorf("the runtime binary %s changed", runtimeBin)
 	}
-	deleteContainer(t, id, false)
+	deleteContainer(t, id, true)
 }
 
 // fdsOf parses `testinit fds` into the list of fd numbers.

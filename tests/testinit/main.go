@@ -316,6 +316,8 @@ func parseSignal(s string) (syscall.Signal, bool) {
 // cmdSleep sleeps, but ends on a catchable termination signal with status
 // 128+N after printing "signal NAME": as PID 1 of a PID namespace, a
 // process without handlers ignores every signal but SIGKILL and SIGSTOP.
+// It prints "ready" once the handlers are in place: a signal sent before
+// that may be lost.
 func cmdSleep(args []string) int {
 	d, err := strconv.ParseFloat(args[0], 64)
 	if err != nil {
@@ -324,6 +326,7 @@ func cmdSleep(args []string) int {
 	}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGQUIT)
+	fmt.Println("ready")
 	select {
 	case s := <-ch:
 		sig := s.(syscall.Signal)
@@ -335,7 +338,8 @@ func cmdSleep(args []string) int {
 	return 0
 }
 
-// cmdPause waits for SIGUSR1, then lets the next command run.
+// cmdPause waits for SIGUSR1, then lets the next command run. It prints
+// "paused" once it can receive the signal.
 func cmdPause([]string) int {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGUSR1)
