@@ -8,6 +8,8 @@ package libtabox
 
 import (
 	"time"
+
+	"github.com/opencontainers/cgroups"
 )
 
 // NamespaceType names a Linux namespace as the runtime-spec does.
@@ -80,10 +82,23 @@ type Config struct {
 	Process *Process `json:"process,omitempty"`
 	// Seccomp is the filter loaded just before exec; nil means no filter.
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
+	// Cgroup is the container's cgroup; nil means none (a rootless
+	// container that asks for no limits).
+	Cgroup *Cgroup `json:"cgroup,omitempty"`
 	// Hooks run at the points of the lifecycle the runtime-spec names.
 	Hooks Hooks `json:"hooks,omitempty"`
 	// Annotations are the bundle's annotations, reported by state.
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Cgroup is where the container's processes go and what limits them.
+type Cgroup struct {
+	// Path is absolute (from the root of each hierarchy) or relative to the
+	// cgroup tabox itself runs in, as linux.cgroupsPath says.
+	Path string `json:"path"`
+	// Resources are the limits, in the terms of the cgroup library; nil
+	// means no limits.
+	Resources *cgroups.Resources `json:"resources,omitempty"`
 }
 
 // Namespace is one namespace of the container.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,6 +43,9 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if cfg.Process != nil && cfg.Process.Terminal {
 		if opts.ConsoleSocket == "" {
 			return nil, errors.New("process.terminal is true but no --console-socket was given: a detached container needs a console socket to hand its terminal to")
+		}
+		if _, err := os.Stat(opts.ConsoleSocket); err != nil {
+			return nil, fmt.Errorf("--console-socket: %w", err)
 		}
 		return nil, errors.New("process.terminal: terminals are not supported yet")
 	}
@@ -95,24 +99,46 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	}
 	c.init = p
 	st := &savedState{
-		ID:      id,
-		InitPid: p.pid(),
-		Created: time.Now().UTC(),
-		Owner:   ownerName(),
-		Config:  *cfg,
+		ID:       id,
+		InitPid:  p.pid(),
+		Creating: true,
+		Created:  time.Now().UTC(),
+		Owner:    ownerName(),
+		Config:   *cfg,
 	}
 	c.state = st
 	if startTime, _, ok := procStat(st.InitPid); ok {
 		st.InitStartTime = startTime
 	}
+	var cg cgroups.Manager
 	defer func() {
 		if retErr != nil {
 			p.kill()
+			if cg != nil {
+				killCgroup(cg)
+				destroyCgroup(cg)
+			}
 			// The runtime-spec: a failed create is destroyed, and the
 			// poststop hooks still run.
 			runHooksWarn("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped), opts.Debugf)
 		}
 	}()
+	// The init joins its cgroup before it does anything: all of the
+	// container is accounted and limited, and nothing escapes a kill.
+	if cfg.Cgroup != nil {
+		if cg, err = enterCgroup(cfg.Cgroup, p.pid()); err != nil {
+			return nil, err
+		}
+		st.CgroupPaths = cg.GetPaths()
+	}
+	// Saved before the init goes on: if create dies from here on, delete
+	// finds the pid and the cgroup to clean up.
+	if err := dir.save(st); err != nil {
+		return nil, err
+	}
+	if err := p.sync.enc.Encode(ic); err != nil {
+		return nil, fmt.Errorf("send config to container init: %w", err)
+	}
 	if err := c.handshake(dir, &opts); err != nil {
 		return nil, fmt.Errorf("container init: %w", err)
 	}
@@ -157,6 +183,7 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 				return err
 			}
 		case msgCreated:
+			c.state.Creating = false
 			if err := dir.save(c.state); err != nil {
 				return err
 			}
@@ -257,6 +284,9 @@ func (c *Container) Status() Status {
 	}
 	if !s.initAlive() {
 		return Stopped
+	}
+	if s.Creating {
+		return Creating
 	}
 	if _, err := os.Lstat(filepath.Join(c.root, c.id, fifoName)); err == nil {
 		return Created
@@ -367,14 +397,47 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return ErrNotRunning
 	}
 	if all {
-		return signalAll(c.state, sig)
+		return c.signalAll(sig)
 	}
 	return signalInit(c.state, sig)
+}
+
+// cgroup returns the manager of the container's cgroup, or nil.
+func (c *Container) cgroup() (cgroups.Manager, error) {
+	cfg := c.state.Config.Cgroup
+	if cfg == nil || len(c.state.CgroupPaths) == 0 {
+		return nil, nil
+	}
+	return cgroupManager(cfg, c.state.CgroupPaths)
+}
+
+// signalAll signals every process of the container: those of its cgroup,
+// or without one, those of its PID namespace.
+func (c *Container) signalAll(sig unix.Signal) error {
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return signalAll(c.state, sig)
+	}
+	if !c.state.initAlive() && !hasProcesses(m) {
+		return ErrNoSuchProcess
+	}
+	return signalCgroup(m, sig)
+}
+
+func hasProcesses(m cgroups.Manager) bool {
+	pids, err := m.GetAllPids()
+	return err == nil && len(pids) > 0
 }
 
 // signalInit signals the init through a pidfd, so that a recycled PID can
 // never receive it.
 func signalInit(s *savedState, sig unix.Signal) error {
+	if s.InitPid <= 0 {
+		return ErrNoSuchProcess
+	}
 	pidfd, err := unix.PidfdOpen(s.InitPid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -451,10 +514,22 @@ func Delete(root, id string, force bool, warnf func(string, ...any)) error {
 		if !force {
 			return &StateError{Op: "delete", Status: st, Want: "stopped, or use --force"}
 		}
-		if err := signalAll(c.state, unix.SIGKILL); err != nil && !errors.Is(err, ErrNoSuchProcess) {
-			return fmt.Errorf("kill container: %w", err)
-		}
-		if err := waitGone(c.state, 10*time.Second); err != nil {
+	}
+	// A stopped container may still have processes (without a PID
+	// namespace, children outlive the init), and a half-created one an
+	// init: nothing of it may stay.
+	if err := c.signalAll(unix.SIGKILL); err != nil && !errors.Is(err, ErrNoSuchProcess) {
+		return fmt.Errorf("kill container: %w", err)
+	}
+	if err := waitGone(c.state, 10*time.Second); err != nil {
+		return err
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		if err := destroyCgroup(m); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package libtabox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -105,6 +106,14 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err := step("devices", root.setupDev(cfg)); err != nil {
 		return err
 	}
+	if err := step("hostname", setHostname(cfg)); err != nil {
+		return err
+	}
+	// Through the host's /proc, still ours before pivot_root; and before
+	// the readonly paths, which usually include /proc/sys.
+	if err := step("sysctl", writeSysctls(cfg.Sysctl)); err != nil {
+		return err
+	}
 	// Masks come after every mount, so that no mount can uncover them.
 	if err := step("masked paths", root.maskPaths(cfg.MaskedPaths)); err != nil {
 		return err
@@ -118,7 +127,7 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := step("createContainer hooks", runHooks("createContainer", cfg.Hooks.CreateContainer, state)); err != nil {
+	if err := step("createContainer hooks", runHooks("createContainer", cfg.Hooks.CreateContainer, containerPid(state))); err != nil {
 		return err
 	}
 	if cfg.NoPivot {
@@ -133,12 +142,6 @@ func run(p *syncPipe, ic *initConfig) error {
 		if err := step("readonly rootfs", remountRootReadonly()); err != nil {
 			return err
 		}
-	}
-	if err := step("hostname", setHostname(cfg)); err != nil {
-		return err
-	}
-	if err := step("sysctl", writeSysctls(cfg.Sysctl)); err != nil {
-		return err
 	}
 	// The parent applies rlimits and oom_score_adj now, from outside the
 	// user namespace (see applyRlimits).
@@ -200,7 +203,7 @@ func run(p *syncPipe, ic *initConfig) error {
 	if cfg.Process == nil {
 		return step("start", errors.New("the container has no process"))
 	}
-	if err := step("startContainer hooks", runHooks("startContainer", cfg.Hooks.StartContainer, state)); err != nil {
+	if err := step("startContainer hooks", runHooks("startContainer", cfg.Hooks.StartContainer, containerPid(state))); err != nil {
 		return err
 	}
 	if ic.Seccomp != nil && proc.NoNewPrivileges {
@@ -209,6 +212,21 @@ func run(p *syncPipe, ic *initConfig) error {
 		}
 	}
 	return step("exec", unix.Exec(path, proc.Args, proc.Env))
+}
+
+// containerPid rewrites the state's pid as the container sees it: hooks run
+// in the container's namespaces get that one (runtime-spec, "State").
+func containerPid(state []byte) []byte {
+	var st State
+	if len(state) == 0 || json.Unmarshal(state, &st) != nil {
+		return state
+	}
+	st.Pid = os.Getpid()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return state
+	}
+	return b
 }
 
 // roundTrip sends msg and waits for the parent's reply.

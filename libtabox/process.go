@@ -166,7 +166,7 @@ func openNamespace(path string, flag int) (*os.File, error) {
 }
 
 // startInit starts the container's init from a sealed copy of tabox, in
-// the namespaces of cfg, and sends it its configuration.
+// the namespaces of cfg. The init waits for its configuration.
 func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) {
 	cfg := ic.Config
 	plan, err := planNamespaces(cfg)
@@ -254,10 +254,6 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	p := &initProcess{cmd: cmd, sync: newSyncPipe(parentSock), release: make(chan struct{})}
 	if err := p.start(plan.pidNS); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
-	}
-	if err := p.sync.enc.Encode(ic); err != nil {
-		p.kill()
-		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
 	return p, nil
 }

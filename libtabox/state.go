@@ -58,8 +58,14 @@ type savedState struct {
 	InitStartTime uint64    `json:"initStartTime"`
 	Created       time.Time `json:"created"`
 	Owner         string    `json:"owner"`
+	// Creating is set until create has finished: a container whose create
+	// died half-way keeps it, and delete cleans it up.
+	Creating bool `json:"creating,omitempty"`
 	// Started is set once start released the init.
-	Started bool   `json:"started,omitempty"`
+	Started bool `json:"started,omitempty"`
+	// CgroupPaths are the container's cgroup directories, by controller
+	// (v1) or under "" (v2), as created.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	Config  Config `json:"config"`
 }
 

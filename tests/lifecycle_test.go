@@ -80,15 +80,24 @@ func TestLifecycle(t *testing.T) {
 	assertOneLineError(t, stderr, code, "container does not exist")
 }
 
-// TestDeleteCreated deletes a container that was created but never started:
-// its init must be killed and nothing left.
+// TestDeleteCreated: a plain delete of a created container is refused and
+// leaves it alone; delete --force kills its init and leaves nothing.
 func TestDeleteCreated(t *testing.T) {
 	t.Parallel()
 	id, _ := createContainer(t, sleepBundle(t))
 	if st := state(t, id); st.Status != "created" {
 		t.Fatalf("status %q, want created", st.Status)
 	}
-	deleteContainer(t, id, false)
+	// The runtime-spec: deleting a container that is not stopped is an
+	// error and has no effect on it.
+	_, stderr, code := tabox(t, "delete", id)
+	if code == 0 || !strings.Contains(stderr, "created") {
+		t.Fatalf("delete of a created container: exit %d, stderr %q; want an error naming its status", code, stderr)
+	}
+	if st := state(t, id); st.Status != "created" {
+		t.Fatalf("after a refused delete: status %q, want created", st.Status)
+	}
+	deleteContainer(t, id, true)
 }
 
 // TestKillCreated checks that a created container can be killed (SIGKILL)
