@@ -66,7 +66,7 @@ type savedState struct {
 	// CgroupPaths are the container's cgroup directories, by controller
 	// (v1) or under "" (v2), as created.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	Config  Config `json:"config"`
+	Config      Config            `json:"config"`
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
