@@ -27,7 +27,7 @@ func containerID(c *cli.Context) (string, error) {
 }
 
 // loadConfig reads the bundle's config.json and converts it.
-func loadConfig(bundle string, noPivot bool) (*libtabox.Config, error) {
+func loadConfig(bundle, id string, noPivot bool) (*libtabox.Config, error) {
 	if bundle == "" {
 		bundle = "."
 	}
@@ -44,7 +44,7 @@ func loadConfig(bundle string, noPivot bool) (*libtabox.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return specconv.Convert(spec, specconv.Opts{Bundle: abs, NoPivot: noPivot, Rootless: os.Geteuid() != 0})
+	return specconv.Convert(spec, specconv.Opts{Bundle: abs, ID: id, NoPivot: noPivot, Rootless: os.Geteuid() != 0})
 }
 
 // checkPreservedFds makes sure fds 3 … 3+n-1 were really passed: tabox
@@ -90,7 +90,7 @@ func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
 	if c.Bool("systemd-cgroup") {
 		return nil, errors.New("--systemd-cgroup: the systemd cgroup driver is not supported; use the default cgroupfs driver")
 	}
-	cfg, err := loadConfig(c.String("bundle"), c.Bool("no-pivot"))
+	cfg, err := loadConfig(c.String("bundle"), id, c.Bool("no-pivot"))
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,9 @@ func setupUser(proc *Process) error {
 	}
 	caps := proc.Capabilities
 	if caps != nil {
+		if err := checkBounding(caps); err != nil {
+			return err
+		}
 		if err := capability.DropBounding(caps.Bounding); err != nil {
 			return err
 		}
@@ -61,6 +64,22 @@ func setGroups(gids []uint32) error {
 	}
 	if err != nil {
 		return fmt.Errorf("setgroups %v: %w", gids, err)
+	}
+	return nil
+}
+
+// checkBounding names a requested capability that tabox itself lacks:
+// capset would only say EPERM.
+func checkBounding(caps *Capabilities) error {
+	for _, set := range [][]int{caps.Permitted, caps.Effective, caps.Inheritable, caps.Ambient, caps.Bounding} {
+		for _, c := range set {
+			if c > capability.Last() {
+				continue
+			}
+			if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && in == 0 {
+				return fmt.Errorf("capability %s is not in the bounding set tabox runs with, so no container it starts can have it", capability.Name(c))
+			}
+		}
 	}
 	return nil
 }

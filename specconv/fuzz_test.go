@@ -38,7 +38,7 @@ func FuzzConvert(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c, err := Convert(spec, Opts{Bundle: bundle})
+		c, err := Convert(spec, Opts{Bundle: bundle, ID: "fuzz"})
 		if err == nil && c == nil {
 			t.Fatal("Convert returned neither a config nor an error")
 		}

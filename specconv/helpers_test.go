@@ -66,7 +66,7 @@ func runCases(t *testing.T, cases []convCase) {
 			if tc.mod != nil {
 				tc.mod(s)
 			}
-			opts := Opts{Bundle: bundle}
+			opts := Opts{Bundle: bundle, ID: "test"}
 			if tc.opts != nil {
 				tc.opts(&opts)
 			}

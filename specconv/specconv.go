@@ -33,6 +33,9 @@ type Opts struct {
 	NoPivot bool
 	// Rootless says the runtime runs as a non-root user.
 	Rootless bool
+	// ID is the container's ID; it names the container's cgroup when
+	// linux.cgroupsPath is empty.
+	ID string
 }
 
 // LoadSpec reads and decodes bundle/config.json. Unknown fields are
@@ -148,11 +151,9 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 	if c.Hooks, err = convertHooks(spec.Hooks); err != nil {
 		return nil, err
 	}
-	if err := checkResources(linux.Resources); err != nil {
+	if c.Cgroup, err = convertCgroup(linux, opts, c.Devices); err != nil {
 		return nil, err
 	}
-	// linux.cgroupsPath is accepted and ignored until tabox manages
-	// cgroups: the container stays in the runtime's cgroup.
 	return c, nil
 }
 
@@ -267,34 +268,6 @@ func convertUTS(c *libtabox.Config, spec *specs.Spec) error {
 	}
 	c.Hostname = spec.Hostname
 	c.Domainname = spec.Domainname
-	return nil
-}
-
-// checkResources accepts only what needs no cgroup support yet.
-func checkResources(r *specs.LinuxResources) error {
-	if r == nil {
-		return nil
-	}
-	// r.Devices is ignored: "runc spec" always emits a deny-all devices
-	// list, and device cgroup rules come with cgroup support. Until then the
-	// container's devices are limited by what is created in its /dev.
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"memory", r.Memory != nil && !isZero(*r.Memory)},
-		{"cpu", r.CPU != nil && !isZero(*r.CPU)},
-		{"pids", r.Pids != nil && !isZero(*r.Pids)},
-		{"blockIO", r.BlockIO != nil && !isZero(*r.BlockIO)},
-		{"hugepageLimits", len(r.HugepageLimits) > 0},
-		{"network", r.Network != nil && !isZero(*r.Network)},
-		{"rdma", len(r.Rdma) > 0},
-		{"unified", len(r.Unified) > 0},
-	} {
-		if f.set {
-			return fmt.Errorf("linux.resources.%s: cgroup limits are not supported yet", f.name)
-		}
-	}
 	return nil
 }
 

@@ -13,7 +13,7 @@ import (
 
 func TestConvertBase(t *testing.T) {
 	bundle := newBundle(t)
-	c, err := Convert(baseSpec(), Opts{Bundle: bundle, NoPivot: true})
+	c, err := Convert(baseSpec(), Opts{Bundle: bundle, NoPivot: true, ID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestConvertNilSpec(t *testing.T) {
 func TestConvertRelativeBundle(t *testing.T) {
 	bundle := newBundle(t)
 	t.Chdir(bundle)
-	c, err := Convert(baseSpec(), Opts{Bundle: "."})
+	c, err := Convert(baseSpec(), Opts{Bundle: ".", ID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,6 @@ func TestConvertUnsupportedSections(t *testing.T) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth0": {}}
 		}, wantErr: "linux.netDevices is not supported"},
 		{name: "mountLabel", mod: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, wantErr: "linux.mountLabel: SELinux"},
-		{name: "cgroupsPath ignored", mod: func(s *specs.Spec) { s.Linux.CgroupsPath = "/tabox/x" }},
 	})
 }
 
@@ -125,7 +124,7 @@ func TestConvertRootAbsoluteAndSymlink(t *testing.T) {
 	for _, p := range []string{target, link, "link"} {
 		s := baseSpec()
 		s.Root.Path = p
-		c, err := Convert(s, Opts{Bundle: bundle})
+		c, err := Convert(s, Opts{Bundle: bundle, ID: "test"})
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -139,7 +138,7 @@ func TestConvertRootAbsoluteAndSymlink(t *testing.T) {
 	}
 	s := baseSpec()
 	s.Root.Path = "file"
-	if _, err := Convert(s, Opts{Bundle: bundle}); err == nil || !strings.Contains(err.Error(), `root.path "`+file+`" is not a directory`) {
+	if _, err := Convert(s, Opts{Bundle: bundle, ID: "test"}); err == nil || !strings.Contains(err.Error(), `root.path "`+file+`" is not a directory`) {
 		t.Errorf("file rootfs: err = %v", err)
 	}
 }
@@ -164,34 +163,6 @@ func TestConvertUTSAndAnnotations(t *testing.T) {
 					t.Errorf("Annotations = %v", c.Annotations)
 				}
 			}},
-	})
-}
-
-func TestConvertResources(t *testing.T) {
-	res := func(f func(r *specs.LinuxResources)) func(s *specs.Spec) {
-		return func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{}
-			f(s.Linux.Resources)
-		}
-	}
-	runCases(t, []convCase{
-		{name: "nil"},
-		{name: "empty", mod: res(func(r *specs.LinuxResources) {})},
-		{name: "devices only", mod: res(func(r *specs.LinuxResources) {
-			r.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
-		})},
-		{name: "empty memory", mod: res(func(r *specs.LinuxResources) { r.Memory = &specs.LinuxMemory{} })},
-		{name: "memory", mod: res(func(r *specs.LinuxResources) { r.Memory = &specs.LinuxMemory{Limit: ptr(int64(1 << 20))} }),
-			wantErr: "linux.resources.memory: cgroup limits are not supported yet"},
-		{name: "cpu", mod: res(func(r *specs.LinuxResources) { r.CPU = &specs.LinuxCPU{Cpus: "0"} }), wantErr: "linux.resources.cpu:"},
-		{name: "pids", mod: res(func(r *specs.LinuxResources) { r.Pids = &specs.LinuxPids{Limit: ptr(int64(10))} }), wantErr: "linux.resources.pids:"},
-		{name: "blockIO", mod: res(func(r *specs.LinuxResources) { r.BlockIO = &specs.LinuxBlockIO{Weight: ptr(uint16(10))} }), wantErr: "linux.resources.blockIO:"},
-		{name: "hugepageLimits", mod: res(func(r *specs.LinuxResources) {
-			r.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}
-		}), wantErr: "linux.resources.hugepageLimits:"},
-		{name: "network", mod: res(func(r *specs.LinuxResources) { r.Network = &specs.LinuxNetwork{ClassID: ptr(uint32(1))} }), wantErr: "linux.resources.network:"},
-		{name: "rdma", mod: res(func(r *specs.LinuxResources) { r.Rdma = map[string]specs.LinuxRdma{"mlx": {}} }), wantErr: "linux.resources.rdma:"},
-		{name: "unified", mod: res(func(r *specs.LinuxResources) { r.Unified = map[string]string{"memory.max": "1"} }), wantErr: "linux.resources.unified:"},
 	})
 }
 

@@ -100,8 +100,7 @@ func setup() error {
 	runtimeName = filepath.Base(runtimeBin)
 
 	testinit := filepath.Join(workDir, "testinit")
-	// -checklinkname=0: testinit reads syscall.origRlimitNofile (see there).
-	if err := goBuild([]string{"CGO_ENABLED=0"}, "-ldflags=-checklinkname=0", "-o", testinit, "./tests/testinit"); err != nil {
+	if err := goBuild([]string{"CGO_ENABLED=0"}, "-o", testinit, "./tests/testinit"); err != nil {
 		return fmt.Errorf("build tests/testinit: %w", err)
 	}
 	baseRootfs = filepath.Join(workDir, "rootfs")

@@ -10,8 +10,8 @@
 // that fails prints "errno=NAME" (or "error: ...") on stdout and the process
 // then exits 10 at the end, unless "exit N" ends it first.
 //
-// It must be built with CGO_ENABLED=0 (it runs in a rootfs without libc)
-// and with -ldflags=-checklinkname=0 (see limits). The go:debug settings
+// It must be built with CGO_ENABLED=0 (it runs in a rootfs without libc).
+// The go:debug settings
 // keep the Go runtime from holding cgroup files open to track the CPU
 // limit, which would show up in "fds".
 //
@@ -23,25 +23,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
-	_ "unsafe" // for go:linkname
 
 	"golang.org/x/sys/unix"
 )
-
-// origRlimitNofile is the soft RLIMIT_NOFILE this process was started with.
-// The Go runtime raises the soft NOFILE limit to the hard one at start-up
-// and keeps the original here (restoring it for children), so getrlimit
-// alone cannot tell what the container runtime configured.
-//
-//go:linkname origRlimitNofile syscall.origRlimitNofile
-var origRlimitNofile atomic.Pointer[syscall.Rlimit]
 
 type command func(args []string) int
 
@@ -232,9 +223,13 @@ func cmdLimits(args []string) int {
 		return fail(err)
 	}
 	if res == unix.RLIMIT_NOFILE {
-		if orig := origRlimitNofile.Load(); orig != nil {
-			r.Cur = orig.Cur
+		// The Go runtime raised its own soft NOFILE limit at start-up and
+		// restores the original in its children: ask a child.
+		soft, err := childNofileSoft()
+		if err != nil {
+			return fail(err)
 		}
+		r.Cur = soft
 	}
 	fmt.Printf("%s %s\n", fmtLimit(r.Cur), fmtLimit(r.Max))
 	return 0
@@ -471,4 +466,27 @@ func cmdLs(args []string) int {
 		fmt.Println(e.Name())
 	}
 	return 0
+}
+
+// childNofileSoft reads the soft NOFILE limit of a busybox child, which
+// has the limit this process was started with.
+func childNofileSoft() (uint64, error) {
+	out, err := exec.Command("/bin/busybox", "cat", "/proc/self/limits").Output()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "Max open files") {
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(line, "Max open files"))
+		if len(f) < 1 {
+			break
+		}
+		if f[0] == "unlimited" {
+			return unix.RLIM_INFINITY, nil
+		}
+		return strconv.ParseUint(f[0], 10, 64)
+	}
+	return 0, errors.New("no \"Max open files\" line in /proc/self/limits")
 }
