@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -40,8 +43,14 @@ func cgroupManager(c *Cgroup, paths map[string]string) (cgroups.Manager, error) 
 // checkControllers refuses limits the host has no controller for: a limit
 // that is silently not enforced is worse than an error.
 func checkControllers(c *Cgroup) error {
+	if cgroups.IsCgroup2UnifiedMode() {
+		if c.KernelMemory != 0 || c.KernelMemoryTCP != 0 {
+			return errors.New("linux.resources.memory.kernel and kernelTCP need cgroup v1; this host has cgroup v2")
+		}
+		return nil
+	}
 	r := c.Resources
-	if r == nil || cgroups.IsCgroup2UnifiedMode() {
+	if r == nil {
 		return nil
 	}
 	need := []struct {
@@ -86,25 +95,127 @@ func hasLeafWeight(r *cgroups.Resources) bool {
 
 // enterCgroup creates the container's cgroup, puts pid in it and applies
 // the limits. It returns the manager so that the caller can undo it.
-func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, error) {
+func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
 	if err := checkControllers(c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := cgroupManager(c, nil)
 	if err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
+		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
+	created := newParents(m.GetPaths())
 	if err := m.Apply(pid); err != nil {
 		m.Destroy()
-		return nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
+		removeParents(created)
+		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
-	if c.Resources != nil {
-		if err := m.Set(c.Resources); err != nil {
-			m.Destroy()
-			return nil, fmt.Errorf("cgroup %s: set limits: %w", c.Path, err)
+	if err := setLimits(m, c); err != nil {
+		m.Destroy()
+		removeParents(created)
+		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
+	}
+	return m, created, nil
+}
+
+// newParents lists the ancestors of the cgroup directories that do not
+// exist yet, deepest first: creating the cgroup makes them, and deleting
+// the container removes them again.
+func newParents(paths map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		for dir := filepath.Dir(p); dir != "/" && dir != "." && !seen[dir]; dir = filepath.Dir(dir) {
+			seen[dir] = true
+			if _, err := os.Stat(dir); err == nil {
+				break
+			}
+			out = append(out, dir)
 		}
 	}
-	return m, nil
+	// Deepest first, so that each rmdir finds its directory empty.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// removeParents removes the directories newParents found, unless another
+// cgroup has appeared in them meanwhile.
+func removeParents(dirs []string) {
+	for _, d := range dirs {
+		unix.Rmdir(d)
+	}
+}
+
+// setLimits applies the limits of c. On v1 the device rules are written
+// in the config's order (the runtime-spec: "in the listed order"), which
+// the library's minimal-transition writer does not keep.
+func setLimits(m cgroups.Manager, c *Cgroup) error {
+	if c.Resources == nil {
+		return nil
+	}
+	res := c.Resources
+	v1 := !cgroups.IsCgroup2UnifiedMode()
+	if v1 {
+		r := *res
+		r.SkipDevices = true
+		res = &r
+	}
+	if err := m.Set(res); err != nil {
+		return fmt.Errorf("set limits: %w", err)
+	}
+	if !v1 {
+		return nil
+	}
+	if err := setDevicesV1(m.Path("devices"), c.Resources); err != nil {
+		return err
+	}
+	mem := m.Path("memory")
+	for _, k := range []struct {
+		file  string
+		value int64
+	}{
+		{"memory.kmem.limit_in_bytes", c.KernelMemory},
+		{"memory.kmem.tcp.limit_in_bytes", c.KernelMemoryTCP},
+	} {
+		if k.value == 0 {
+			continue
+		}
+		if mem == "" {
+			return errors.New("linux.resources.memory: the memory cgroup controller is not available on this host")
+		}
+		if err := cgroups.WriteFile(mem, k.file, strconv.FormatInt(k.value, 10)); err != nil {
+			return fmt.Errorf("set %s: %w", k.file, err)
+		}
+		// Since Linux 5.16 writes to memory.kmem.limit_in_bytes succeed and
+		// do nothing: read back, so that an ignored limit is an error.
+		if k.value > 0 {
+			got, err := cgroups.ReadFile(mem, k.file)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", k.file, err)
+			}
+			if v, err := strconv.ParseInt(strings.TrimSpace(got), 10, 64); err != nil || v != k.value {
+				return fmt.Errorf("set %s to %d: this kernel does not enforce it (it reads back %s)", k.file, k.value, strings.TrimSpace(got))
+			}
+		}
+	}
+	return nil
+}
+
+// setDevicesV1 writes the device rules one by one into devices.allow and
+// devices.deny.
+func setDevicesV1(dir string, r *cgroups.Resources) error {
+	if dir == "" || r.SkipDevices || len(r.Devices) == 0 {
+		return nil
+	}
+	for _, rule := range r.Devices {
+		file := "devices.deny"
+		if rule.Allow {
+			file = "devices.allow"
+		}
+		if err := cgroups.WriteFile(dir, file, rule.CgroupString()); err != nil {
+			return fmt.Errorf("device rule %q: %w", rule.CgroupString(), err)
+		}
+	}
+	return nil
 }
 
 // killCgroup kills every process of the container's cgroup, so that

@@ -99,6 +99,10 @@ type Cgroup struct {
 	// Resources are the limits, in the terms of the cgroup library; nil
 	// means no limits.
 	Resources *cgroups.Resources `json:"resources,omitempty"`
+	// KernelMemory and KernelMemoryTCP are the v1 kmem limits, which the
+	// cgroup library does not know; 0 leaves them alone.
+	KernelMemory    int64 `json:"kernelMemory,omitempty"`
+	KernelMemoryTCP int64 `json:"kernelMemoryTCP,omitempty"`
 }
 
 // Namespace is one namespace of the container.

@@ -117,6 +117,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			if cg != nil {
 				killCgroup(cg)
 				destroyCgroup(cg)
+				removeParents(st.CgroupParents)
 			}
 			// The runtime-spec: a failed create is destroyed, and the
 			// poststop hooks still run.
@@ -126,7 +127,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	// The init joins its cgroup before it does anything: all of the
 	// container is accounted and limited, and nothing escapes a kill.
 	if cfg.Cgroup != nil {
-		if cg, err = enterCgroup(cfg.Cgroup, p.pid()); err != nil {
+		if cg, st.CgroupParents, err = enterCgroup(cfg.Cgroup, p.pid()); err != nil {
 			return nil, err
 		}
 		st.CgroupPaths = cg.GetPaths()
@@ -161,9 +162,6 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 		switch m.Type {
 		case msgHooks:
 			state := c.stateJSON(Creating)
-			if err := runHooks("prestart", cfg.Hooks.Prestart, state); err != nil {
-				return err
-			}
 			if err := runHooks("createRuntime", cfg.Hooks.CreateRuntime, state); err != nil {
 				return err
 			}
@@ -344,6 +342,13 @@ func Start(root, id string, warnf func(string, ...any)) error {
 	if c.state.Config.Process == nil {
 		return errors.New("cannot start a container that has no process (config.json has no \"process\")")
 	}
+	// The runtime-spec (config.md): prestart hooks run "after the start
+	// operation is called but before the user-specified program command is
+	// executed", in the runtime namespace; a failure stops the container.
+	if err := runHooks("prestart", c.state.Config.Hooks.Prestart, c.stateJSON(Created)); err != nil {
+		signalInit(c.state, unix.SIGKILL)
+		return err
+	}
 	if err := releaseFifo(dir.fifoPath(), c.state); err != nil {
 		return err
 	}
@@ -357,14 +362,18 @@ func Start(root, id string, warnf func(string, ...any)) error {
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open return, and waits for the init's byte. It never blocks
-// forever on a dead init.
+// blocked open return, and waits until the init has exec'd the process:
+// the init keeps its end open, close-on-exec, and writes there the error
+// that stopped it, if any. It never blocks forever on a dead init.
 func releaseFifo(path string, s *savedState) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	var got []byte
+	released := false
+	buf := make([]byte, 4096)
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, 100)
@@ -372,18 +381,29 @@ func releaseFifo(path string, s *savedState) error {
 			return fmt.Errorf("wait for container init: %w", err)
 		}
 		if n > 0 {
-			if fds[0].Revents&unix.POLLIN != 0 {
-				var b [1]byte
-				if n, _ := unix.Read(fd, b[:]); n == 1 {
+			r, _ := unix.Read(fd, buf)
+			if r > 0 {
+				got = append(got, buf[:r]...)
+				if !released {
+					// The init is past the fifo: the container is no
+					// longer "created", whatever happens next.
 					os.Remove(path)
-					return nil
+					released = true
 				}
+				continue
+			}
+			if r == 0 && released {
+				// Every writer is gone: the init exec'd or died.
+				if len(got) > 1 {
+					return fmt.Errorf("container init: %s", got[1:])
+				}
+				return nil
 			}
 			if fds[0].Revents&unix.POLLHUP != 0 {
 				return errors.New("container init exited before it could start the process")
 			}
 		}
-		if !s.initAlive() {
+		if !released && !s.initAlive() {
 			return errors.New("container init exited before it could start the process")
 		}
 	}
@@ -532,6 +552,7 @@ func Delete(root, id string, force bool, warnf func(string, ...any)) error {
 		if err := destroyCgroup(m); err != nil {
 			return err
 		}
+		removeParents(c.state.CgroupParents)
 	}
 	if err := dir.remove(); err != nil {
 		return err

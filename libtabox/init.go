@@ -68,7 +68,7 @@ func step(name string, err error) error {
 
 // run sets the container up, in the order the steps depend on each other.
 // Each step is a function; an error names the step.
-func run(p *syncPipe, ic *initConfig) error {
+func run(p *syncPipe, ic *initConfig) (retErr error) {
 	cfg := ic.Config
 	proc := cfg.Process
 	ppid := os.Getppid()
@@ -121,8 +121,8 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err := step("readonly paths", root.readonlyPaths(cfg.ReadonlyPaths)); err != nil {
 		return err
 	}
-	// prestart and createRuntime hooks run in the parent, createContainer
-	// hooks here: all after the mounts and before pivot_root (runtime-spec).
+	// createRuntime hooks run in the parent, createContainer hooks here:
+	// both after the mounts and before pivot_root (runtime-spec).
 	state, err := hooksBarrier(p, cfg)
 	if err != nil {
 		return err
@@ -200,6 +200,12 @@ func run(p *syncPipe, ic *initConfig) error {
 	if err := step("exec fifo", fifo.wait()); err != nil {
 		return err
 	}
+	// From here on, start waits for the exec; an error goes to it too.
+	defer func() {
+		if retErr != nil {
+			fifo.fail(retErr)
+		}
+	}()
 	if cfg.Process == nil {
 		return step("start", errors.New("the container has no process"))
 	}
@@ -241,11 +247,11 @@ func roundTrip(p *syncPipe, msg, reply syncType) (syncMsg, error) {
 	return m, nil
 }
 
-// hooksBarrier lets the parent run the prestart and createRuntime hooks,
+// hooksBarrier lets the parent run the createRuntime hooks,
 // and returns the state the createContainer hooks get.
 func hooksBarrier(p *syncPipe, cfg *Config) ([]byte, error) {
 	h := &cfg.Hooks
-	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
+	if len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
 		return nil, nil
 	}
 	m, err := roundTrip(p, msgHooks, msgHooksDone)
@@ -257,6 +263,8 @@ func hooksBarrier(p *syncPipe, cfg *Config) ([]byte, error) {
 type execFifo struct {
 	path  *os.File
 	fdDir *os.File
+	// w is the write end once open, or -1.
+	w int
 }
 
 // openFifo takes hold of the fifo before pivot_root hides the state
@@ -272,10 +280,12 @@ func openFifo(path string) (*execFifo, error) {
 		f.Close()
 		return nil, err
 	}
-	return &execFifo{path: f, fdDir: dir}, nil
+	return &execFifo{path: f, fdDir: dir, w: -1}, nil
 }
 
-// wait blocks until start, then tells it the init got the signal.
+// wait blocks until start, then tells it the init got the signal. The fd
+// stays open, close-on-exec: start reads until it closes, which tells it
+// that the exec happened, or reads the error that stopped it.
 func (e *execFifo) wait() error {
 	defer e.path.Close()
 	defer e.fdDir.Close()
@@ -283,11 +293,19 @@ func (e *execFifo) wait() error {
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	defer unix.Close(fd)
+	e.w = fd
 	if _, err := unix.Write(fd, []byte{0}); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// fail reports an error after start to the start command, if it still
+// listens.
+func (e *execFifo) fail(err error) {
+	if e.w >= 0 {
+		unix.Write(e.w, []byte(err.Error()))
+	}
 }
 
 func keepParentDeathSignal(ppid int) error {

@@ -66,6 +66,8 @@ type savedState struct {
 	// CgroupPaths are the container's cgroup directories, by controller
 	// (v1) or under "" (v2), as created.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// CgroupParents are the directories above those that create made.
+	CgroupParents []string `json:"cgroupParents,omitempty"`
 	Config      Config            `json:"config"`
 }
 

@@ -15,9 +15,8 @@ import (
 //	  initConfig              ──────▶
 //	                                       join/enter namespaces, mounts,
 //	                                       devices, masks (before pivot)
-//	                          ◀──────    msgHooks  (only if prestart or
-//	  run prestart and                            createRuntime hooks exist)
-//	  createRuntime hooks
+//	                          ◀──────    msgHooks  (only if there are hooks
+//	  run createRuntime hooks                     to run or to give a state)
 //	  msgHooksDone            ──────▶
 //	                                       createContainer hooks, pivot_root,
 //	                                       hostname, sysctl

@@ -80,7 +80,25 @@ func convertCgroup(linux *specs.Linux, opts Opts, devs []libtabox.Device) (*libt
 		}
 	}
 	res.Devices = rules
-	return &libtabox.Cgroup{Path: path, Resources: res}, nil
+	cg := &libtabox.Cgroup{Path: path, Resources: res}
+	// Kernel memory limits exist only in cgroup v1, and the cgroup library
+	// has no fields for them: the runtime writes them itself, and refuses
+	// them on a v2 host.
+	if m := linux.Resources; m != nil && m.Memory != nil {
+		if k := m.Memory.Kernel; k != nil && *k != 0 {
+			if *k < -1 {
+				return nil, fmt.Errorf("linux.resources.memory.kernel: %d is below -1", *k)
+			}
+			cg.KernelMemory = *k
+		}
+		if k := m.Memory.KernelTCP; k != nil && *k != 0 {
+			if *k < -1 {
+				return nil, fmt.Errorf("linux.resources.memory.kernelTCP: %d is below -1", *k)
+			}
+			cg.KernelMemoryTCP = *k
+		}
+	}
+	return cg, nil
 }
 
 // cgroupPath validates and cleans linux.cgroupsPath. An absolute path is
@@ -204,13 +222,6 @@ func convertMemory(out *cgroups.Resources, m *specs.LinuxMemory) error {
 		if limit > 0 && swap < limit {
 			return fmt.Errorf("linux.resources.memory.swap must be >= memory.limit: swap %d < limit %d", swap, limit)
 		}
-	}
-	// m.Kernel is accepted and ignored, as runc does: kernel memory limits
-	// were deprecated in Linux 5.4 and later removed, do not exist in
-	// cgroup v2, and the cgroup library has no field for them.
-	if m.KernelTCP != nil && *m.KernelTCP != -1 {
-		// -1 (unlimited) is what every cgroup already has.
-		return fmt.Errorf("linux.resources.memory.kernelTCP (%d) is not supported", *m.KernelTCP)
 	}
 	if m.Swappiness != nil {
 		v := *m.Swappiness

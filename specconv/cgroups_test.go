@@ -35,6 +35,18 @@ func inUserNS(mod func(s *specs.Spec)) func(s *specs.Spec) {
 
 // checkRes checks that the config has a cgroup whose resources, devices
 // aside, equal want.
+func checkKmem(kernel, tcp int64) func(t *testing.T, c *libtabox.Config) {
+	return func(t *testing.T, c *libtabox.Config) {
+		t.Helper()
+		if c.Cgroup == nil {
+			t.Fatal("no cgroup")
+		}
+		if c.Cgroup.KernelMemory != kernel || c.Cgroup.KernelMemoryTCP != tcp {
+			t.Errorf("kernel memory = %d, tcp %d; want %d, %d", c.Cgroup.KernelMemory, c.Cgroup.KernelMemoryTCP, kernel, tcp)
+		}
+	}
+}
+
 func checkRes(want cgroups.Resources) func(t *testing.T, c *libtabox.Config) {
 	return func(t *testing.T, c *libtabox.Config) {
 		t.Helper()
@@ -158,10 +170,13 @@ func TestConvertCgroupMemory(t *testing.T) {
 			wantErr: "linux.resources.memory.swap must be >= memory.limit: swap 100 < limit 200"},
 		{name: "swap without limit", mod: mem(specs.LinuxMemory{Swap: ptr(int64(100))}), wantErr: "linux.resources.memory.swap: 100 needs a memory.limit"},
 		{name: "swap invalid", mod: mem(specs.LinuxMemory{Swap: ptr(int64(-3))}), wantErr: "linux.resources.memory.swap: -3 is invalid"},
-		{name: "kernel ignored", mod: mem(specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}), //nolint:staticcheck // deprecated field under test
-			check: checkRes(cgroups.Resources{})},
-		{name: "kernelTCP", mod: mem(specs.LinuxMemory{KernelTCP: ptr(int64(1 << 20))}), wantErr: "linux.resources.memory.kernelTCP (1048576) is not supported"},
-		{name: "kernelTCP unlimited", mod: mem(specs.LinuxMemory{KernelTCP: ptr(int64(-1))}), check: checkRes(cgroups.Resources{})},
+		{name: "kernel", mod: mem(specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}), //nolint:staticcheck // deprecated field under test
+			check: checkKmem(1<<20, 0)},
+		{name: "kernel invalid", mod: mem(specs.LinuxMemory{Kernel: ptr(int64(-2))}), //nolint:staticcheck // deprecated field under test
+			wantErr: "linux.resources.memory.kernel: -2 is below -1"},
+		{name: "kernelTCP", mod: mem(specs.LinuxMemory{KernelTCP: ptr(int64(1 << 20))}), check: checkKmem(0, 1<<20)},
+		{name: "kernelTCP unlimited", mod: mem(specs.LinuxMemory{KernelTCP: ptr(int64(-1))}), check: checkKmem(0, -1)},
+		{name: "kernelTCP invalid", mod: mem(specs.LinuxMemory{KernelTCP: ptr(int64(-5))}), wantErr: "linux.resources.memory.kernelTCP: -5 is below -1"},
 		{name: "swappiness", mod: mem(specs.LinuxMemory{Swappiness: ptr(uint64(60))}), check: checkRes(cgroups.Resources{MemorySwappiness: ptr(uint64(60))})},
 		{name: "swappiness zero", mod: mem(specs.LinuxMemory{Swappiness: ptr(uint64(0))}), check: checkRes(cgroups.Resources{MemorySwappiness: ptr(uint64(0))})},
 		{name: "swappiness 100", mod: mem(specs.LinuxMemory{Swappiness: ptr(uint64(100))}), check: checkRes(cgroups.Resources{MemorySwappiness: ptr(uint64(100))})},

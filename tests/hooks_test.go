@@ -76,10 +76,12 @@ func TestHooks(t *testing.T) {
 	}
 
 	id, create := createContainer(t, bundle)
-	check("create", []string{"createRuntime", "createContainer", "prestart"}, []string{"startContainer", "poststart", "poststop"})
+	// prestart hooks run "after the start operation is called but before
+	// the user-specified program command is executed" (config.md).
+	check("create", []string{"createRuntime", "createContainer"}, []string{"prestart", "startContainer", "poststart", "poststop"})
 	pid := state(t, id).Pid
 	mustTabox(t, "start", id)
-	check("start", []string{"startContainer", "poststart"}, []string{"poststop"})
+	check("start", []string{"prestart", "startContainer", "poststart"}, []string{"poststop"})
 	poll(t, "the container's output", func() bool { o, _ := create.output(); return o != "" })
 	if o, _ := create.output(); !strings.HasPrefix(o, "type=file") {
 		t.Errorf("the container's process ran before the startContainer hook: %q", o)
@@ -113,7 +115,7 @@ func TestHooks(t *testing.T) {
 			t.Errorf("%s hook's state: pid %d, want %d", name, st.Pid, wantPid)
 		}
 		want := map[string][]string{
-			"createRuntime": {"creating"}, "createContainer": {"creating"}, "prestart": {"creating", "created"},
+			"createRuntime": {"creating"}, "createContainer": {"creating"}, "prestart": {"created"},
 			"startContainer": {"created", "running"}, "poststart": {"running"}, "poststop": {"stopped"},
 		}[name]
 		if !slices.Contains(want, st.Status) {
@@ -122,8 +124,9 @@ func TestHooks(t *testing.T) {
 	}
 }
 
-// TestPrestartHookFails: a failing prestart hook fails create, which leaves
-// nothing behind.
+// TestPrestartHookFails: a failing createRuntime hook fails create, and a
+// failing prestart hook fails start and stops the container; either way
+// nothing is left once the container is deleted.
 func TestPrestartHookFails(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"createRuntime", "prestart"} {
@@ -140,12 +143,24 @@ func TestPrestartHookFails(t *testing.T) {
 				s.Process.Args = []string{"testinit", "sleep", "120"}
 			})
 			id := newID(t)
+			op := "create"
 			_, stderr, code := tabox(t, "create", "--bundle", bundle, id)
+			if kind == "prestart" {
+				if code != 0 {
+					t.Fatalf("create ran a prestart hook: exit %d: %s", code, stderr)
+				}
+				op = "start"
+				_, stderr, code = tabox(t, "start", id)
+			}
 			if code == 0 {
-				t.Fatalf("create succeeded despite a failing %s hook", kind)
+				t.Fatalf("%s succeeded despite a failing %s hook", op, kind)
 			}
 			if !strings.Contains(strings.ToLower(stderr), "hook") {
 				t.Errorf("error %q does not mention the hook", stderr)
+			}
+			if kind == "prestart" {
+				waitForStatus(t, id, "stopped")
+				deleteContainer(t, id, false)
 			}
 			assertNoLeftovers(t, rootDir(t), id)
 		})
@@ -180,7 +195,7 @@ func TestHookTimeout(t *testing.T) {
 	bundle := newBundle(t, func(s *specs.Spec) {
 		h := shHook(bundleOf(s), "exec sleep 60")
 		h.Timeout = &timeout
-		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{h}} //nolint:staticcheck // deprecated, still in the spec
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{h}}
 		s.Process.Args = []string{"testinit", "sleep", "120"}
 	})
 	id := newID(t)
@@ -203,7 +218,7 @@ func TestHookTimeout(t *testing.T) {
 // `delete` must clean up whatever was left.
 func TestCreateKilled(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"createRuntime", "createContainer", "prestart"} {
+	for _, kind := range []string{"createRuntime", "createContainer"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			marker := filepath.Join(t.TempDir(), "hook-started")
@@ -215,8 +230,6 @@ func TestCreateKilled(t *testing.T) {
 					s.Hooks.CreateRuntime = h
 				case "createContainer":
 					s.Hooks.CreateContainer = h
-				case "prestart":
-					s.Hooks.Prestart = h //nolint:staticcheck // deprecated, still in the spec
 				}
 				s.Process.Args = []string{"testinit", "sleep", "120"}
 			})
