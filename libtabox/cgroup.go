@@ -94,7 +94,8 @@ func hasLeafWeight(r *cgroups.Resources) bool {
 }
 
 // enterCgroup creates the container's cgroup, puts pid in it and applies
-// the limits. It returns the manager so that the caller can undo it.
+// the limits. It returns the manager, and the directories it created
+// above the cgroup, so that the caller can undo it.
 func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
 	if err := checkControllers(c); err != nil {
 		return nil, nil, err
@@ -109,10 +110,10 @@ func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
 		removeParents(created)
 		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
+	// pid is in the cgroup now: on failure the caller must kill it before
+	// the cgroup can be removed, so the manager comes back with the error.
 	if err := setLimits(m, c); err != nil {
-		m.Destroy()
-		removeParents(created)
-		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
+		return m, created, fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
 	return m, created, nil
 }

@@ -127,7 +127,8 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	// The init joins its cgroup before it does anything: all of the
 	// container is accounted and limited, and nothing escapes a kill.
 	if cfg.Cgroup != nil {
-		if cg, st.CgroupParents, err = enterCgroup(cfg.Cgroup, p.pid()); err != nil {
+		cg, st.CgroupParents, err = enterCgroup(cfg.Cgroup, p.pid())
+		if err != nil {
 			return nil, err
 		}
 		st.CgroupPaths = cg.GetPaths()
@@ -345,8 +346,12 @@ func Start(root, id string, warnf func(string, ...any)) error {
 	// The runtime-spec (config.md): prestart hooks run "after the start
 	// operation is called but before the user-specified program command is
 	// executed", in the runtime namespace; a failure stops the container.
+	// A failure stops and destroys the container (lifecycle, step 9 of
+	// runtime-spec 1.0.2), as a failing create hook does.
 	if err := runHooks("prestart", c.state.Config.Hooks.Prestart, c.stateJSON(Created)); err != nil {
-		signalInit(c.state, unix.SIGKILL)
+		if derr := c.destroy(dir, Created, warnf); derr != nil {
+			warnf("destroy container after a failed prestart hook: %v", derr)
+		}
 		return err
 	}
 	if err := releaseFifo(dir.fifoPath(), c.state); err != nil {
@@ -535,6 +540,13 @@ func Delete(root, id string, force bool, warnf func(string, ...any)) error {
 			return &StateError{Op: "delete", Status: st, Want: "stopped, or use --force"}
 		}
 	}
+	return c.destroy(dir, st, warnf)
+}
+
+// destroy undoes create: kills what is left of the container, removes its
+// cgroup and state, and runs the poststop hooks. Preconditions: dir is
+// locked.
+func (c *Container) destroy(dir *stateDir, st Status, warnf func(string, ...any)) error {
 	// A stopped container may still have processes (without a PID
 	// namespace, children outlive the init), and a half-created one an
 	// init: nothing of it may stay.

@@ -82,6 +82,16 @@ func TestCreateBadInput(t *testing.T) {
 		{"terminal-without-console-socket", func(t *testing.T) (string, []string) {
 			return newBundle(t, func(s *specs.Spec) { s.Process.Terminal = true }), []string{"console", "terminal", "tty"}
 		}, nil},
+		{"cpuset-outside-host", func(t *testing.T) (string, []string) {
+			return newBundle(t, func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "1000-1001"}}
+			}), []string{"cpuset.cpus"}
+		}, nil},
+		{"pids-limit-below-minus-one", func(t *testing.T) (string, []string) {
+			return newBundle(t, func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptrInt64(-5)}}
+			}), []string{"pids"}
+		}, nil},
 		{"console-socket-missing", func(t *testing.T) (string, []string) {
 			return newBundle(t, func(s *specs.Spec) { s.Process.Terminal = true }), []string{"no-such-socket"}
 		}, []string{"--console-socket", "/nonexistent/no-such-socket"}},
@@ -246,3 +256,5 @@ func TestDeleteRunning(t *testing.T) {
 	}
 	deleteContainer(t, id, true)
 }
+
+func ptrInt64(v int64) *int64 { return &v }
