@@ -68,7 +68,7 @@ type savedState struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// CgroupParents are the directories above those that create made.
 	CgroupParents []string `json:"cgroupParents,omitempty"`
-	Config      Config            `json:"config"`
+	Config        Config   `json:"config"`
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
