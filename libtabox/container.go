@@ -251,6 +251,21 @@ func Load(root, id string) (*Container, error) {
 	return &Container{root: root, id: id, state: s}, nil
 }
 
+// lockAndLoad locks the container's state directory, then loads it: a
+// command that changes a container reads its state under the lock.
+func lockAndLoad(root, id string) (*stateDir, *Container, error) {
+	dir, err := lockStateDir(root, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := Load(root, id)
+	if err != nil {
+		dir.unlock()
+		return nil, nil, err
+	}
+	return dir, c, nil
+}
+
 // List returns the containers under root, by ID.
 func List(root string) ([]*Container, error) {
 	entries, err := os.ReadDir(root)
@@ -328,15 +343,11 @@ func (c *Container) stateJSON(status Status) []byte {
 
 // Start releases a created container's init to exec the user's process.
 func Start(root, id string, warnf func(string, ...any)) error {
-	dir, err := lockStateDir(root, id)
+	dir, c, err := lockAndLoad(root, id)
 	if err != nil {
 		return err
 	}
 	defer dir.unlock()
-	c, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	if st := c.Status(); st != Created {
 		return &StateError{Op: "start", Status: st, Want: "created"}
 	}
@@ -524,15 +535,11 @@ func signalAll(s *savedState, sig unix.Signal) error {
 // force if it is not stopped), removes its state, and runs the poststop
 // hooks.
 func Delete(root, id string, force bool, warnf func(string, ...any)) error {
-	dir, err := lockStateDir(root, id)
+	dir, c, err := lockAndLoad(root, id)
 	if err != nil {
 		return err
 	}
 	defer dir.unlock()
-	c, err := Load(root, id)
-	if err != nil {
-		return err
-	}
 	st := c.Status()
 	switch st {
 	case Created, Running, Paused:
