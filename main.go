@@ -1,5 +1,12 @@
 // Command tabox is an OCI container runtime that is also a sandbox for
 // running untrusted programs.
+//
+// The Go runtime would otherwise read the cgroup's CPU limit at start-up
+// and keep two cgroup files open on fds 3 and 4: time spent on every
+// command, and fds taken from --preserve-fds before it can check them.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

@@ -41,6 +41,7 @@ var commands = map[string]struct {
 	fn    command
 }{
 	"hostname":  {0, cmdHostname},
+	"keyring":   {0, cmdKeyring},
 	"id":        {0, cmdID},
 	"cwd":       {0, cmdCwd},
 	"env":       {0, cmdEnv},
@@ -132,6 +133,21 @@ func cmdHostname([]string) int {
 		return fail(err)
 	}
 	fmt.Println(unix.ByteSliceToString(u.Nodename[:]))
+	return 0
+}
+
+// cmdKeyring prints the description of the session keyring, whose last
+// field is its name.
+func cmdKeyring([]string) int {
+	id, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	if err != nil {
+		return fail(err)
+	}
+	desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, id)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println(desc)
 	return 0
 }
 

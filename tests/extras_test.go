@@ -1,0 +1,88 @@
+package tests
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestNoPivot: with --no-pivot the rootfs is moved onto / and chrooted
+// into; the container works the same and sees its own rootfs as /.
+func TestNoPivot(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, withArgs("testinit", "ls", "/bin", "--", "cwd"))
+	stdout, stderr, code := runContainer(t, bundle, "--no-pivot")
+	if code != 0 {
+		t.Fatalf("run --no-pivot: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "testinit") || !strings.Contains(stdout, "busybox") {
+		t.Errorf("/bin inside with --no-pivot: %q, want the bundle's rootfs", stdout)
+	}
+}
+
+// TestDomainname: the domain name is set in the container's UTS namespace.
+func TestDomainname(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, func(s *specs.Spec) { s.Domainname = "example.test" },
+		"testinit", "cat", "/proc/sys/kernel/domainname")
+	if strings.TrimSpace(out) != "example.test" {
+		t.Errorf("domainname inside %q, want example.test", out)
+	}
+}
+
+// TestOOMScoreAdj: process.oomScoreAdj is the container process's
+// oom_score_adj (raised here: lowering needs CAP_SYS_RESOURCE).
+func TestOOMScoreAdj(t *testing.T) {
+	t.Parallel()
+	adj := 700
+	out := runArgs(t, func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj },
+		"testinit", "cat", "/proc/self/oom_score_adj")
+	if strings.TrimSpace(out) != "700" {
+		t.Errorf("oom_score_adj inside %q, want 700", out)
+	}
+}
+
+// TestSessionKeyring: each container gets a session keyring of its own,
+// named after it, unless --no-new-keyring.
+func TestSessionKeyring(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, withArgs("testinit", "keyring"))
+	id := newID(t)
+	stdout, stderr, code := tabox(t, "run", "--bundle", bundle, id)
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(stdout), ";_ses."+id) {
+		t.Errorf("session keyring %q, want one named _ses.%s", stdout, id)
+	}
+	stdout, stderr, code = runContainer(t, bundle, "--no-new-keyring")
+	if code != 0 {
+		t.Fatalf("run --no-new-keyring: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stdout, ";_ses.t") || strings.Contains(stdout, "_ses."+id) {
+		t.Errorf("with --no-new-keyring the session keyring is %q, a new one", stdout)
+	}
+}
+
+// TestPreserveFdsMissing: --preserve-fds N with fewer fds passed is an
+// error that names the missing fd, and nothing is left behind.
+func TestPreserveFdsMissing(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, withArgs("testinit", "fds"))
+	id := newID(t)
+	_, stderr, code := tabox(t, "create", "--preserve-fds", "3", "--bundle", bundle, id)
+	assertOneLineError(t, stderr, code, "fd 3")
+	assertNoLeftovers(t, rootDir(t), id)
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	_, stderr, code = taboxOpts(t, cmdOpts{extraFiles: []*os.File{r}}, "create", "--preserve-fds", "2", "--bundle", bundle, id)
+	assertOneLineError(t, stderr, code, "fd 4")
+	assertNoLeftovers(t, rootDir(t), id)
+}
