@@ -66,6 +66,11 @@ func newApp() *cli.App {
 			runCommand,
 			listCommand,
 			specCommand,
+			pauseCommand,
+			resumeCommand,
+			psCommand,
+			eventsCommand,
+			updateCommand,
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

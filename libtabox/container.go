@@ -132,6 +132,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			return nil, err
 		}
 		st.CgroupPaths = cg.GetPaths()
+		ic.CgroupPaths = st.CgroupPaths
 	}
 	// Saved before the init goes on: if create dies from here on, delete
 	// finds the pid and the cgroup to clean up.
@@ -301,6 +302,9 @@ func (c *Container) Status() Status {
 	}
 	if s.Creating {
 		return Creating
+	}
+	if c.frozen() {
+		return Paused
 	}
 	if _, err := os.Lstat(filepath.Join(c.root, c.id, fifoName)); err == nil {
 		return Created

@@ -92,10 +92,15 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("time namespace", enterTimeNS(ic)); err != nil {
 		return err
 	}
+	if ic.NewCgroupNS {
+		if err := step("cgroup namespace", unix.Unshare(unix.CLONE_NEWCGROUP)); err != nil {
+			return err
+		}
+	}
 	if err := step("session keyring", joinSessionKeyring(cfg, ic.NoNewKeyring)); err != nil {
 		return err
 	}
-	root, err := prepareRootfs(cfg)
+	root, err := prepareRootfs(cfg, ic)
 	if err := step("prepare rootfs", err); err != nil {
 		return err
 	}

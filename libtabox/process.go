@@ -48,6 +48,13 @@ type initConfig struct {
 	// NewTimeNS asks the init to create the time namespace itself: clone(2)
 	// cannot (CLONE_NEWTIME collides with the exit-signal bits).
 	NewTimeNS bool `json:"newTimeNS,omitempty"`
+	// NewCgroupNS asks the init to create the cgroup namespace itself,
+	// once it is in its cgroup, so that the namespace's root is that
+	// cgroup and not tabox's.
+	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
+	// CgroupPaths are the container's cgroup directories, bound into a
+	// container without a cgroup namespace.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 }
 
 var nsFlags = map[NamespaceType]int{
@@ -75,6 +82,7 @@ type nsPlan struct {
 	cloneFlags   uintptr
 	unshareFlags int
 	newTime      bool
+	newCgroup    bool
 	// joins are opened namespace files the init's constructor setns into,
 	// the user namespace first.
 	joins     []*os.File
@@ -121,6 +129,8 @@ func planNamespaces(cfg *Config) (*nsPlan, error) {
 			switch {
 			case ns.Type == NEWTIME:
 				p.newTime = true
+			case ns.Type == NEWCGROUP:
+				p.newCgroup = true
 			case userJoined:
 				// Created inside the joined user namespace, so that it
 				// owns them.
@@ -175,6 +185,7 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	}
 	defer plan.close()
 	ic.NewTimeNS = plan.newTime
+	ic.NewCgroupNS = plan.newCgroup
 
 	exe, err := sealedSelf()
 	if err != nil {

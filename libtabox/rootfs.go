@@ -26,11 +26,15 @@ type rootfs struct {
 	// is what masks files, never a /dev/null of the image (CVE-2025-31133).
 	devNull *os.File
 	userns  bool
+	// cgroupns says the container has its own cgroup namespace; without
+	// one, cgroupPaths are bound in place of the hierarchies.
+	cgroupns    bool
+	cgroupPaths map[string]string
 }
 
 // prepareRootfs isolates the mount namespace from the host's and binds the
 // rootfs onto itself, so that it is a mount point pivot_root accepts.
-func prepareRootfs(cfg *Config) (*rootfs, error) {
+func prepareRootfs(cfg *Config, ic *initConfig) (*rootfs, error) {
 	prop := cfg.RootPropagation
 	if prop == 0 {
 		prop = unix.MS_SLAVE | unix.MS_REC
@@ -54,7 +58,8 @@ func prepareRootfs(cfg *Config) (*rootfs, error) {
 		return nil, err
 	}
 	_, userns := cfg.NamespacePath(NEWUSER)
-	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || inUserNS()}, nil
+	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || inUserNS(),
+		cgroupns: cfg.HasNamespace(NEWCGROUP), cgroupPaths: ic.CgroupPaths}, nil
 }
 
 func (r *rootfs) close() {
@@ -229,8 +234,11 @@ func (r *rootfs) propagate(m *Mount) error {
 	return nil
 }
 
-// mountCgroup gives the container the cgroup filesystem: cgroup2 where the
-// host is unified; on a v1 host a tmpfs with one mount per hierarchy.
+// mountCgroup gives the container the cgroup filesystem. Where the host
+// is unified, cgroup2. On a v1 host, a tmpfs with one mount per hierarchy:
+// in a cgroup namespace a new mount of the hierarchy, whose root is the
+// container's cgroup; without one, the container's own cgroup directory
+// bound there, so that it never sees the host's tree.
 func (r *rootfs) mountCgroup(m *Mount) error {
 	dst, err := r.mkdirIn(m.Destination)
 	if err != nil {
@@ -240,30 +248,50 @@ func (r *rootfs) mountCgroup(m *Mount) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if !r.cgroupns {
+			if p := r.cgroupPaths[""]; p != "" {
+				return r.bindCgroup(p, m.Destination, flags)
+			}
+		}
 		return mountFd("cgroup", dst, "cgroup2", flags, "")
 	}
 	if err := mountFd("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
 	}
 	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return i.FSType != "cgroup" || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
+		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
 	})
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
 	for _, h := range hier {
 		name := filepath.Base(h.Mountpoint)
-		sub, err := r.mkdirIn(filepath.Join(m.Destination, name))
+		target := filepath.Join(m.Destination, name)
+		if !r.cgroupns {
+			p := r.cgroupPaths[cgroupKey(h)]
+			if p == "" {
+				continue
+			}
+			if err := r.bindCgroup(p, target, flags); err != nil {
+				return err
+			}
+			continue
+		}
+		sub, err := r.mkdirIn(target)
 		if err != nil {
 			return err
 		}
-		var opts []string
-		for _, o := range strings.Split(h.VFSOptions, ",") {
-			if o != "rw" && o != "ro" {
-				opts = append(opts, o)
+		fstype, data := "cgroup2", ""
+		if h.FSType == "cgroup" {
+			var opts []string
+			for _, o := range strings.Split(h.VFSOptions, ",") {
+				if o != "rw" && o != "ro" {
+					opts = append(opts, o)
+				}
 			}
+			fstype, data = "cgroup", strings.Join(opts, ",")
 		}
-		err = mountFd("cgroup", sub, "cgroup", flags, strings.Join(opts, ","))
+		err = mountFd("cgroup", sub, fstype, flags, data)
 		sub.Close()
 		if err != nil {
 			return err
@@ -273,6 +301,32 @@ func (r *rootfs) mountCgroup(m *Mount) error {
 		return r.remount(m.Destination, flags, 0)
 	}
 	return nil
+}
+
+// cgroupKey names a host hierarchy the way the cgroup library keys the
+// container's paths: the first controller of a v1 mount ("cpu" for
+// cpu,cpuacct), "name=systemd" for a named one, "" for cgroup2.
+func cgroupKey(h *mountinfo.Info) string {
+	if h.FSType == "cgroup2" {
+		return ""
+	}
+	for _, o := range strings.Split(h.VFSOptions, ",") {
+		switch o {
+		case "rw", "ro", "xattr", "clone_children", "noprefix", "nsdelegate", "memory_recursiveprot", "cpuset_v2_mode":
+			continue
+		}
+		if strings.HasPrefix(o, "release_agent=") {
+			continue
+		}
+		return o
+	}
+	return ""
+}
+
+// bindCgroup binds the container's cgroup directory src (a host path) at
+// dst inside the container, with flags.
+func (r *rootfs) bindCgroup(src, dst string, flags uintptr) error {
+	return r.bind(&Mount{Kind: MountBind, Source: src, Destination: dst, Flags: unix.MS_BIND | flags})
 }
 
 // defaultDevices are created in every container's /dev.

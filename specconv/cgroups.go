@@ -519,3 +519,13 @@ func devicePermissions(access string) (devices.Permissions, error) {
 	}
 	return devices.Permissions(p), nil
 }
+
+// Resources converts a linux.resources section on its own, for tabox
+// update: the limits only, without device rules (update does not change
+// them).
+func Resources(r *specs.LinuxResources) (*cgroups.Resources, error) {
+	if r != nil && len(r.Devices) > 0 {
+		return nil, errors.New("linux.resources.devices cannot be changed by update")
+	}
+	return convertResources(r)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tabox/tabox/libtabox"
+)
+
+var eventsCommand = &cli.Command{
+	Name:      "events",
+	Usage:     "print a container's statistics and OOM events",
+	ArgsUsage: "<container-id>",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "stats", Usage: "print the statistics once and exit"},
+		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between statistics"},
+	},
+	Action: func(c *cli.Context) error {
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
+		if c.Duration("interval") <= 0 {
+			return errors.New("--interval must be positive")
+		}
+		ctr, err := libtabox.Load(c.String("root"), id)
+		if err != nil {
+			return fmt.Errorf("events %q: %w", id, err)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		stats := func() error {
+			s, err := ctr.Stats()
+			if err != nil {
+				return fmt.Errorf("events %q: %w", id, err)
+			}
+			return enc.Encode(libtabox.Event{Type: "stats", ID: id, Data: s})
+		}
+		if c.Bool("stats") {
+			return stats()
+		}
+		return watchEvents(ctr, c.Duration("interval"), stats, func() error {
+			return enc.Encode(libtabox.Event{Type: "oom", ID: id})
+		})
+	},
+}
+
+// watchEvents prints statistics every interval and an oom event as soon as
+// (within a tenth of a second) the OOM killer strikes, until the container
+// stops.
+func watchEvents(ctr *libtabox.Container, interval time.Duration, stats, oom func() error) error {
+	kills, err := ctr.OOMKills()
+	if err != nil {
+		return err
+	}
+	if err := stats(); err != nil {
+		return err
+	}
+	next := time.Now().Add(interval)
+	for ctr.Status() != libtabox.Stopped {
+		time.Sleep(100 * time.Millisecond)
+		if n, err := ctr.OOMKills(); err == nil && n > kills {
+			kills = n
+			if err := oom(); err != nil {
+				return err
+			}
+		}
+		if time.Now().After(next) {
+			next = next.Add(interval)
+			if err := stats(); err != nil && ctr.Status() != libtabox.Stopped {
+				return err
+			}
+		}
+	}
+	return nil
+}
