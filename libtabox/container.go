@@ -92,6 +92,8 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		FifoPath:     dir.fifoPath(),
 		PreserveFds:  opts.PreserveFds,
 		NoNewKeyring: opts.NoNewKeyring,
+		// Raising is all an unprivileged user may do, and the init can.
+		SelfOOMScoreAdj: os.Geteuid() != 0,
 	}
 	p, err := startInit(ic, &opts)
 	if err != nil {
@@ -176,8 +178,10 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 					return fmt.Errorf("rlimits: %w", err)
 				}
 			}
-			if err := applyOOMScoreAdj(p.pid(), cfg.OOMScoreAdj); err != nil {
-				return err
+			if os.Geteuid() == 0 {
+				if err := applyOOMScoreAdj(p.pid(), cfg.OOMScoreAdj); err != nil {
+					return err
+				}
 			}
 			if err := p.sync.send(syncMsg{Type: msgReadyDone, State: c.stateJSON(Created)}); err != nil {
 				return err
@@ -439,7 +443,17 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all {
 		return c.signalAll(sig)
 	}
-	return signalInit(c.state, sig)
+	if err := signalInit(c.state, sig); err != nil {
+		return err
+	}
+	// A frozen process dies of SIGKILL only once thawed; other signals
+	// wait for resume, as with runc.
+	if sig == unix.SIGKILL && st == Paused {
+		if m, err := c.cgroup(); err == nil && m != nil {
+			m.Freeze(cgroups.Thawed)
+		}
+	}
+	return nil
 }
 
 // cgroup returns the manager of the container's cgroup, or nil.

@@ -32,6 +32,10 @@ func Init() {
 	// namespace (see startInit). A parent that died before this line shows
 	// as EOF on the sync socket.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Nothing in the container may ptrace the init or open its /proc
+	// files while it holds host fds (CVE-2016-9962); exec of the user's
+	// program makes it dumpable again.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	p := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
 	var ic initConfig
 	if err := p.dec.Decode(&ic); err != nil {
@@ -157,6 +161,11 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	state = m.State
 	if err := step("rlimits", resetNofileCache(proc)); err != nil {
 		return err
+	}
+	if ic.SelfOOMScoreAdj && cfg.OOMScoreAdj != nil {
+		if err := step("oom_score_adj", applyOOMScoreAdj(os.Getpid(), cfg.OOMScoreAdj)); err != nil {
+			return err
+		}
 	}
 	// The cwd is checked to be inside the container before a seccomp
 	// profile may deny getcwd; entered again as the user below, so that a

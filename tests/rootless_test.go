@@ -131,7 +131,9 @@ func TestRootlessRun(t *testing.T) {
 	bundle := filepath.Join(e.home, "bundle")
 	spec := readSpec(t, bundle)
 	spec.Process.Terminal = false
-	spec.Process.Args = []string{"testinit", "id", "--", "cat", "/proc/self/uid_map", "--", "hostname"}
+	spec.Process.Args = []string{"testinit", "id", "--", "cat", "/proc/self/uid_map", "--", "hostname", "--", "cat", "/proc/self/oom_score_adj"}
+	adj := 300
+	spec.Process.OOMScoreAdj = &adj
 	if spec.Linux == nil || len(spec.Linux.UIDMappings) != 1 || spec.Linux.UIDMappings[0].HostID != e.uid {
 		t.Fatalf("spec --rootless wrote uid mappings %+v, want one mapping to %d", spec.Linux.UIDMappings, e.uid)
 	}
@@ -143,8 +145,11 @@ func TestRootlessRun(t *testing.T) {
 		t.Fatalf("rootless run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) < 3 {
-		t.Fatalf("rootless run printed %q, want id, uid_map and hostname", stdout)
+	if len(lines) < 4 {
+		t.Fatalf("rootless run printed %q, want id, uid_map, hostname and oom_score_adj", stdout)
+	}
+	if lines[3] != "300" {
+		t.Errorf("oom_score_adj inside %q, want 300", lines[3])
 	}
 	if !strings.HasPrefix(lines[0], "uid=0 gid=0") {
 		t.Errorf("inside: %q, want uid=0 gid=0", lines[0])

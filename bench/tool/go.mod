@@ -1,0 +1,3 @@
+module taboxbench
+
+go 1.22
