@@ -223,6 +223,7 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 
 	p := &SeccompProgram{}
 	added := 0
+	maxNr := -1
 	for i, rule := range s.Syscalls {
 		act, err := scmpAction(rule.Action, rule.Errno)
 		if err != nil {
@@ -244,6 +245,9 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 			if err != nil {
 				p.Ignored = appendUnique(p.Ignored, name)
 				continue
+			}
+			if int(nr) > maxNr {
+				maxNr = int(nr)
 			}
 			switch {
 			case len(conds) == 0:
@@ -301,6 +305,9 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 	}
 	if len(p.BPF) == 0 || len(p.BPF)%sockFilterSize != 0 {
 		return nil, fmt.Errorf("seccomp: export BPF: unexpected size %d", len(p.BPF))
+	}
+	if defAct != libseccomp.ActAllow && defAct != libseccomp.ActLog && maxNr >= 0 {
+		p.BPF = append(enosysStub(uint32(maxNr)), p.BPF...)
 	}
 	if n := len(p.BPF) / sockFilterSize; n > unix.BPF_MAXINSNS {
 		return nil, fmt.Errorf("seccomp: filter has %d instructions, the kernel accepts at most %d", n, unix.BPF_MAXINSNS)

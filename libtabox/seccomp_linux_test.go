@@ -393,6 +393,12 @@ func TestSeccompHelperProcess(t *testing.T) {
 				}()
 				res = <-done
 			}
+		case "openat2":
+			// Arguments do not matter: the filter answers first.
+			_, _, e := unix.Syscall6(unix.SYS_OPENAT2, ^uintptr(0), 0, 0, 0, 0, 0)
+			if e != 0 {
+				res = e
+			}
 		case "notify":
 			if fd < 0 {
 				res = unix.EBADF
@@ -568,4 +574,27 @@ func BenchmarkCompileSeccomp300(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(p.BPF)/sockFilterSize), "insns")
+}
+
+// TestSeccompLoadNewSyscallENOSYS: a syscall newer than every syscall the
+// profile names answers ENOSYS (glibc then falls back), while an older one
+// the profile does not allow gets the default action.
+func TestSeccompLoadNewSyscallENOSYS(t *testing.T) {
+	allow := []string{"read", "write", "close", "mmap", "munmap", "madvise", "mprotect", "brk",
+		"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "sched_yield", "nanosleep",
+		"clock_nanosleep", "futex", "getpid", "gettid", "tgkill", "tkill", "exit", "exit_group", "clone",
+		"epoll_pwait", "epoll_ctl", "epoll_create1", "pipe2", "fcntl", "getrlimit", "prlimit64",
+		"openat", "newfstatat", "fstat", "getrandom"}
+	s := &Seccomp{DefaultAction: ActErrno, DefaultErrno: uint(unix.EPERM),
+		Syscalls: []SyscallRule{{Names: allow, Action: ActAllow}}}
+	res, ps := runSeccompChild(t, s, "mkdir:755", "openat2")
+	if !ps.Success() {
+		t.Fatalf("helper failed: %v", ps)
+	}
+	if got := res["mkdir:755"]; got != int(unix.EPERM) {
+		t.Errorf("mkdirat (not allowed, older than getrandom): errno %d, want EPERM", got)
+	}
+	if got := res["openat2"]; got != int(unix.ENOSYS) {
+		t.Errorf("openat2 (newer than every syscall of the profile): errno %d, want ENOSYS", got)
+	}
 }
