@@ -50,31 +50,53 @@ var eventsCommand = &cli.Command{
 }
 
 // watchEvents prints statistics every interval and an oom event as soon as
-// (within a tenth of a second) the OOM killer strikes, until the container
-// stops.
+// the OOM killer strikes, until the container stops.
 func watchEvents(ctr *libtabox.Container, interval time.Duration, stats, oom func() error) error {
-	kills, err := ctr.OOMKills()
+	stop := make(chan struct{})
+	defer close(stop)
+	ooms, err := ctr.NotifyOOM(stop)
 	if err != nil {
 		return err
 	}
 	if err := stats(); err != nil {
 		return err
 	}
-	next := time.Now().Add(interval)
-	for ctr.Status() != libtabox.Stopped {
-		time.Sleep(100 * time.Millisecond)
-		if n, err := ctr.OOMKills(); err == nil && n > kills {
-			kills = n
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	alive := time.NewTicker(100 * time.Millisecond)
+	defer alive.Stop()
+	for {
+		select {
+		case _, ok := <-ooms:
+			if !ok {
+				// The cgroup is gone: so is the container.
+				return nil
+			}
 			if err := oom(); err != nil {
 				return err
 			}
-		}
-		if time.Now().After(next) {
-			next = next.Add(interval)
+		case <-tick.C:
 			if err := stats(); err != nil && ctr.Status() != libtabox.Stopped {
 				return err
 			}
+		case <-alive.C:
+			if ctr.Status() == libtabox.Stopped {
+				// An OOM kill that stopped the container is on its way:
+				// take what the notifier has before leaving.
+				for {
+					select {
+					case _, ok := <-ooms:
+						if !ok {
+							return nil
+						}
+						if err := oom(); err != nil {
+							return err
+						}
+					case <-time.After(50 * time.Millisecond):
+						return nil
+					}
+				}
+			}
 		}
 	}
-	return nil
 }

@@ -43,13 +43,16 @@ func cgroupManager(c *Cgroup, paths map[string]string) (cgroups.Manager, error) 
 // checkControllers refuses limits the host has no controller for: a limit
 // that is silently not enforced is worse than an error.
 func checkControllers(c *Cgroup) error {
+	r := c.Resources
 	if cgroups.IsCgroup2UnifiedMode() {
 		if c.KernelMemory != 0 || c.KernelMemoryTCP != 0 {
 			return errors.New("linux.resources.memory.kernel and kernelTCP need cgroup v1; this host has cgroup v2")
 		}
-		return nil
+		if r == nil {
+			return nil
+		}
+		return checkControllersV2(r)
 	}
-	r := c.Resources
 	if r == nil {
 		return nil
 	}
@@ -204,8 +207,14 @@ func setLimits(m cgroups.Manager, c *Cgroup) error {
 // setDevicesV1 writes the device rules one by one into devices.allow and
 // devices.deny.
 func setDevicesV1(dir string, r *cgroups.Resources) error {
-	if dir == "" || r.SkipDevices || len(r.Devices) == 0 {
+	if dir == "" || r.SkipDevices {
 		return nil
+	}
+	// A new cgroup inherits its parent's allow-all: start from deny-all,
+	// as the cgroup library and the v2 filter do, so that a device no rule
+	// names is denied.
+	if err := cgroups.WriteFile(dir, "devices.deny", "a *:* rwm"); err != nil {
+		return fmt.Errorf("device rules: deny all: %w", err)
 	}
 	for _, rule := range r.Devices {
 		file := "devices.deny"
@@ -267,4 +276,41 @@ func destroyCgroup(m cgroups.Manager) error {
 		time.Sleep(delay)
 	}
 	return fmt.Errorf("remove cgroup: %w", err)
+}
+
+// checkControllersV2 refuses limits whose controller the v2 hierarchy does
+// not offer (a hybrid host keeps most controllers in v1 hierarchies).
+func checkControllersV2(r *cgroups.Resources) error {
+	data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	if err != nil {
+		return fmt.Errorf("read cgroup.controllers: %w", err)
+	}
+	have := map[string]bool{}
+	for _, c := range strings.Fields(string(data)) {
+		have[c] = true
+	}
+	need := []struct {
+		set        bool
+		controller string
+		field      string
+	}{
+		{r.Memory != 0 || r.MemoryReservation != 0 || r.MemorySwap != 0 || r.MemorySwappiness != nil || r.OomKillDisable, "memory", "memory"},
+		{r.PidsLimit != nil, "pids", "pids"},
+		{r.CpuShares != 0 || r.CpuWeight != 0 || r.CpuQuota != 0 || r.CpuPeriod != 0 || r.CpuBurst != nil || r.CPUIdle != nil, "cpu", "cpu"},
+		{r.CpusetCpus != "" || r.CpusetMems != "", "cpuset", "cpu.cpus/mems"},
+		{len(r.HugetlbLimit) > 0, "hugetlb", "hugepageLimits"},
+		{len(r.Rdma) > 0, "rdma", "rdma"},
+		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0 || len(r.BlkioThrottleReadBpsDevice) > 0 ||
+			len(r.BlkioThrottleWriteBpsDevice) > 0 || len(r.BlkioThrottleReadIOPSDevice) > 0 ||
+			len(r.BlkioThrottleWriteIOPSDevice) > 0, "io", "blockIO"},
+	}
+	for _, n := range need {
+		if n.set && !have[n.controller] {
+			return fmt.Errorf("linux.resources.%s: the %s cgroup controller is not available on this host's cgroup v2 hierarchy", n.field, n.controller)
+		}
+	}
+	if r.NetClsClassid != 0 || len(r.NetPrioIfpriomap) > 0 {
+		return errors.New("linux.resources.network: net_cls and net_prio do not exist in cgroup v2")
+	}
+	return nil
 }

@@ -91,19 +91,6 @@ func (c *Container) Stats() (*Stats, error) {
 	return convertStats(s), nil
 }
 
-// OOMKills returns how many processes of the container the OOM killer
-// killed so far.
-func (c *Container) OOMKills() (uint64, error) {
-	m, err := c.cgroup()
-	if err != nil {
-		return 0, err
-	}
-	if m == nil {
-		return 0, errNoCgroup
-	}
-	return m.OOMKillCount()
-}
-
 // Update changes the limits of a live container: the fields set in r
 // replace the current ones, the others stay.
 func Update(root, id string, r *cgroups.Resources) error {
@@ -134,6 +121,13 @@ func Update(root, id string, r *cgroups.Resources) error {
 	apply := *merged
 	apply.SkipDevices = true
 	if err := m.Set(&apply); err != nil {
+		// The library writes one file after another: put back what was
+		// already changed, so that the limits stay those of the state.
+		if cg.Resources != nil {
+			restore := *cg.Resources
+			restore.SkipDevices = true
+			m.Set(&restore)
+		}
 		return fmt.Errorf("update limits: %w", err)
 	}
 	c.state.Config.Cgroup.Resources = merged

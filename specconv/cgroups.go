@@ -266,6 +266,17 @@ func convertCPU(out *cgroups.Resources, c *specs.LinuxCPU) error {
 		v := *c.Burst
 		out.CpuBurst = &v
 	}
+	// The kernel's ranges (kernel/sched/core.c): checked here so that a bad
+	// value fails before any limit is written, at create and at update.
+	if c.Quota != nil && *c.Quota >= 0 && *c.Quota < 1000 {
+		return fmt.Errorf("linux.resources.cpu.quota: %d is below the kernel's minimum of 1000 µs", *c.Quota)
+	}
+	if c.Period != nil && (*c.Period < 1000 || *c.Period > 1000000) {
+		return fmt.Errorf("linux.resources.cpu.period: %d is outside the kernel's range 1000–1000000 µs", *c.Period)
+	}
+	if c.Shares != nil && *c.Shares != 0 && *c.Shares < 2 {
+		return fmt.Errorf("linux.resources.cpu.shares: %d is below the kernel's minimum of 2", *c.Shares)
+	}
 	if c.Period != nil {
 		out.CpuPeriod = *c.Period
 	}
@@ -293,6 +304,9 @@ func convertCPU(out *cgroups.Resources, c *specs.LinuxCPU) error {
 func convertBlockIO(out *cgroups.Resources, b *specs.LinuxBlockIO) error {
 	if b == nil {
 		return nil
+	}
+	if b.Weight != nil && *b.Weight != 0 && (*b.Weight < 10 || *b.Weight > 1000) {
+		return fmt.Errorf("linux.resources.blockIO.weight: %d is outside the range 10–1000", *b.Weight)
 	}
 	if b.Weight != nil {
 		out.BlkioWeight = *b.Weight

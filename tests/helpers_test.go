@@ -657,7 +657,39 @@ func findCgroups(id string) []string {
 		m, _ := filepath.Glob(pattern)
 		found = append(found, m...)
 	}
+	// A relative cgroup path (the default) is under the test process's own
+	// cgroup of each hierarchy, which need not be the root.
+	for _, own := range ownCgroups() {
+		if _, err := os.Stat(filepath.Join(own, id)); err == nil && !slices.Contains(found, filepath.Join(own, id)) {
+			found = append(found, filepath.Join(own, id))
+		}
+	}
 	return found
+}
+
+// ownCgroups lists the directories of this process's cgroups, from
+// /proc/self/cgroup (v1 controllers and the v2 hierarchy).
+func ownCgroups() []string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || f[2] == "/" {
+			continue
+		}
+		ctrl := strings.Split(f[1], ",")[0]
+		switch {
+		case ctrl == "":
+			ctrl = "unified"
+		case strings.HasPrefix(ctrl, "name="):
+			ctrl = strings.TrimPrefix(ctrl, "name=")
+		}
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", ctrl, f[2]))
+	}
+	return dirs
 }
 
 // findContainerProcs lists the processes that belong to container id of

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ var commands = map[string]struct {
 	"pid":       {0, func([]string) int { fmt.Println(os.Getpid()); return 0 }},
 	"echo":      {-1, func(a []string) int { fmt.Println(strings.Join(a, " ")); return 0 }},
 	"stderr":    {-1, func(a []string) int { fmt.Fprintln(os.Stderr, strings.Join(a, " ")); return 0 }},
+	"open":      {2, cmdOpen},
+	"mknod":     {4, cmdMknod},
+	"hog":       {1, cmdHog},
+	"ticks":     {0, cmdTicks},
+	"forkbomb":  {1, cmdForkbomb},
 }
 
 func main() {
@@ -505,4 +511,101 @@ func childNofileSoft() (uint64, error) {
 		return strconv.ParseUint(f[0], 10, 64)
 	}
 	return 0, errors.New("no \"Max open files\" line in /proc/self/limits")
+}
+
+// cmdOpen opens PATH for reading (r), writing (w) or both (rw) and prints
+// "ok" or "errno=NAME".
+func cmdOpen(args []string) int {
+	flags, ok := map[string]int{"r": unix.O_RDONLY, "w": unix.O_WRONLY, "rw": unix.O_RDWR}[args[1]]
+	if !ok {
+		fmt.Printf("error: bad mode %q\n", args[1])
+		return 2
+	}
+	fd, err := unix.Open(args[0], flags|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fail(err)
+	}
+	unix.Close(fd)
+	fmt.Println("ok")
+	return 0
+}
+
+// cmdMknod makes the device node PATH of type c or b and number MAJ MIN.
+func cmdMknod(args []string) int {
+	typ := map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK}[args[1]]
+	major, err1 := strconv.ParseUint(args[2], 10, 32)
+	minor, err2 := strconv.ParseUint(args[3], 10, 32)
+	if typ == 0 || err1 != nil || err2 != nil {
+		fmt.Printf("error: bad device %q\n", strings.Join(args[1:], " "))
+		return 2
+	}
+	if err := unix.Mknod(args[0], typ|0o666, int(unix.Mkdev(uint32(major), uint32(minor)))); err != nil {
+		return fail(err)
+	}
+	fmt.Println("ok")
+	return 0
+}
+
+// cmdHog allocates and touches N MiB, a MiB at a time; it prints
+// "survived" if it got them all.
+func cmdHog(args []string) int {
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		fmt.Printf("error: bad size %q\n", args[0])
+		return 2
+	}
+	var keep [][]byte
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		keep = append(keep, b)
+	}
+	runtime.KeepAlive(keep)
+	fmt.Println("survived")
+	return statusReported
+}
+
+// cmdTicks prints 1, 2, 3... a line every 2 ms, forever.
+func cmdTicks([]string) int {
+	for i := 1; ; i++ {
+		fmt.Println(i)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// cmdForkbomb forks children that do nothing, for ever: once a fork fails
+// it prints "forked N errno=NAME" and the content of FILE (e.g. the
+// cgroup's pids.current), then keeps trying.
+func cmdForkbomb(args []string) int {
+	n, reported := 0, false
+	for {
+		if _, err := rawFork(); err != 0 {
+			if !reported {
+				reported = true
+				fmt.Printf("forked %d errno=%s\n", n, unix.ErrnoName(err))
+				if data, err := os.ReadFile(args[0]); err == nil {
+					fmt.Printf("%s=%s\n", args[0], strings.TrimSpace(string(data)))
+				}
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		n++
+	}
+}
+
+// rawFork forks with the raw system call; the child, a copy of this
+// thread only, never returns to Go code but pauses for ever.
+//
+//go:nosplit
+func rawFork() (uintptr, syscall.Errno) {
+	pid, _, err := syscall.RawSyscall(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0)
+	if err == 0 && pid == 0 {
+		for {
+			syscall.RawSyscall(unix.SYS_PAUSE, 0, 0, 0)
+		}
+	}
+	return pid, err
 }
