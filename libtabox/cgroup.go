@@ -229,21 +229,22 @@ func setDevicesV1(dir string, r *cgroups.Resources) error {
 }
 
 // killCgroup kills every process of the container's cgroup, so that
-// nothing survives it, not even a fork bomb: freeze, kill, thaw (v1), or
-// cgroup.kill (v2).
+// nothing survives it, not even a fork bomb.
 func killCgroup(m cgroups.Manager) error {
-	if cgroups.IsCgroup2UnifiedMode() {
+	return signalCgroup(m, unix.SIGKILL)
+}
+
+// signalCgroup signals every process of the cgroup. SIGKILL goes through
+// cgroup.kill on v2, and on v1 is sent with the cgroup frozen, so that no
+// process can fork between the listing and the kill.
+func signalCgroup(m cgroups.Manager, sig unix.Signal) error {
+	if sig == unix.SIGKILL && cgroups.IsCgroup2UnifiedMode() {
+		// cgroup.kill (Linux 5.14) kills every process, forking or not,
+		// in one step.
 		if err := os.WriteFile(filepath.Join(m.Path(""), "cgroup.kill"), []byte("1"), 0); err == nil {
 			return nil
 		}
 	}
-	return signalCgroup(m, unix.SIGKILL)
-}
-
-// signalCgroup signals every process of the cgroup. SIGKILL is sent with
-// the cgroup frozen, so that no process can fork between the listing and
-// the kill.
-func signalCgroup(m cgroups.Manager, sig unix.Signal) error {
 	frozen := false
 	if sig == unix.SIGKILL {
 		if err := m.Freeze(cgroups.Frozen); err == nil {

@@ -16,11 +16,12 @@
 //	benchtool loop -n N [-par] [-failfile F] -- COMMAND [ARG...]
 //	    Runs COMMAND N times, one after another or (-par) all at once; the
 //	    string {n} in its arguments becomes the iteration number. Appends the
-//	    number of failed runs to F and exits 1 if any failed.
+//	    number of failed runs to F; without -failfile, exits 1 if any failed.
 //	benchtool hf KEY RUNTIMES FILE
 //	    Turns a hyperfine --export-json FILE made with one command per
 //	    runtime (RUNTIMES, comma-separated, in the order of the commands)
-//	    and --parameter-scan into raw lines (see table), in milliseconds.
+//	    and --parameter-scan, or with a parameter {rt} naming the runtime,
+//	    into raw lines (see table), in milliseconds.
 //	benchtool table RAW
 //	    Prints the table of medians (min–max) and ratios from a raw file of
 //	    tab-separated lines:
@@ -409,7 +410,7 @@ func loop(args []string) int {
 			f.Close()
 		}
 	}
-	if fails > 0 {
+	if fails > 0 && *failfile == "" {
 		return 1
 	}
 	return 0
@@ -428,9 +429,10 @@ func hf(args []string) {
 	}
 	var doc struct {
 		Results []struct {
-			Command   string    `json:"command"`
-			Times     []float64 `json:"times"`
-			ExitCodes []*int    `json:"exit_codes"`
+			Command    string            `json:"command"`
+			Times      []float64         `json:"times"`
+			ExitCodes  []*int            `json:"exit_codes"`
+			Parameters map[string]string `json:"parameters"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
@@ -439,6 +441,9 @@ func hf(args []string) {
 	fails := map[string]int{}
 	for i, r := range doc.Results {
 		rt := rts[i%len(rts)]
+		if p, ok := r.Parameters["rt"]; ok {
+			rt = p
+		}
 		for j, t := range r.Times {
 			if j < len(r.ExitCodes) && (r.ExitCodes[j] == nil || *r.ExitCodes[j] != 0) {
 				fails[rt]++
@@ -504,7 +509,8 @@ func table(args []string) {
 		}
 	}
 	rts := []string{"tabox", "crun", "runc"}
-	fmt.Printf("%-44s %-22s %-22s %-22s %10s %10s\n", "", "tabox", "crun", "runc", "tabox/crun", "tabox/runc")
+	var floor []*row
+	fmt.Printf("%-44s %-28s %-28s %-28s %10s %10s\n", "", "tabox", "crun", "runc", "tabox/crun", "tabox/runc")
 	for _, r := range order {
 		if r.label == "" {
 			continue
@@ -513,32 +519,13 @@ func table(args []string) {
 		if r.unit != "" {
 			label += " (" + r.unit + ")"
 		}
-		if fl, ok := r.vals["floor"]; ok {
-			// The no-runtime floor: one value, compared with row 1a.
-			m := median(fl)
-			line := fmt.Sprintf("%-44s %s", label, cell(fl, 0))
-			if base := rows["run_default"]; base != nil {
-				var parts []string
-				for _, rt := range rts {
-					if len(base.vals[rt]) > 0 {
-						parts = append(parts, fmt.Sprintf("%s %.1fx", rt, median(base.vals[rt])/m))
-					}
-				}
-				line += "   1a vs floor: " + strings.Join(parts, ", ")
-			}
-			if r.fails["floor"] > 0 {
-				line += fmt.Sprintf(" [%d FAILED]", r.fails["floor"])
-			}
-			fmt.Println(line)
-			continue
-		}
 		line := fmt.Sprintf("%-44s", label)
 		for _, rt := range rts {
 			c := cell(r.vals[rt], r.fails[rt])
 			if n, ok := r.notes[rt]; ok {
 				c = n
 			}
-			line += fmt.Sprintf(" %-22s", c)
+			line += fmt.Sprintf(" %-28s", c)
 		}
 		t := r.vals["tabox"]
 		for _, rt := range []string{"crun", "runc"} {
@@ -548,6 +535,25 @@ func table(args []string) {
 				continue
 			}
 			line += fmt.Sprintf(" %10.2f", median(t)/median(o))
+		}
+		fmt.Println(line)
+		if fl := r.vals["floor"]; len(fl) > 0 || r.fails["floor"] > 0 {
+			floor = append(floor, r)
+		}
+	}
+	// The no-runtime floor, measured interleaved with a row's runtimes, and
+	// how many times the floor each runtime's median is.
+	for _, r := range floor {
+		fl := r.vals["floor"]
+		line := fmt.Sprintf("%-44s %-28s", "7  floor: unshare+chroot, no runtime (ms)", cell(fl, r.fails["floor"]))
+		if len(fl) > 0 {
+			var parts []string
+			for _, rt := range rts {
+				if len(r.vals[rt]) > 0 {
+					parts = append(parts, fmt.Sprintf("%s %.1fx", rt, median(r.vals[rt])/median(fl)))
+				}
+			}
+			line += " row " + strings.Fields(r.label)[0] + " / floor: " + strings.Join(parts, ", ")
 		}
 		fmt.Println(line)
 	}
