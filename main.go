@@ -71,6 +71,7 @@ func newApp() *cli.App {
 			psCommand,
 			eventsCommand,
 			updateCommand,
+			execCommand,
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

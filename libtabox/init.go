@@ -41,7 +41,11 @@ func Init() {
 	if err := p.dec.Decode(&ic); err != nil {
 		os.Exit(255)
 	}
-	err = run(p, &ic)
+	if ic.Exec {
+		err = runExec(p, &ic)
+	} else {
+		err = run(p, &ic)
+	}
 	var se *stepError
 	ie := &InitError{Step: "init", Message: err.Error()}
 	if errors.As(err, &se) {

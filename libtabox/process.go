@@ -55,6 +55,8 @@ type initConfig struct {
 	// CgroupPaths are the container's cgroup directories, bound into a
 	// container without a cgroup namespace.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Exec says this is the init of tabox exec, not of a container.
+	Exec bool `json:"exec,omitempty"`
 	// SelfOOMScoreAdj has the init set its own oom_score_adj: an
 	// unprivileged tabox may not write the file of its non-dumpable init.
 	SelfOOMScoreAdj bool `json:"selfOOMScoreAdj,omitempty"`

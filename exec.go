@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/libtabox"
+	"github.com/tabox/tabox/specconv"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "execute a new process in a running container",
+	ArgsUsage: "<container-id> [command [args…]]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "a process.json with the whole process"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
+		&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket to send the terminal's master fd to"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process runs"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's PID to this file"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add NAME=VALUE to the environment"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID[:GID], numeric"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional group IDs"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not available)"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not available)"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds from 3 up to the process"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
+		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to run in (not available)"},
+	},
+	Action: func(c *cli.Context) error {
+		if c.NArg() < 1 {
+			return errors.New("exec: expected a container ID")
+		}
+		id := c.Args().First()
+		if err := libtabox.ValidateID(id); err != nil {
+			return err
+		}
+		if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
+			return err
+		}
+		for _, f := range []string{"process-label", "apparmor", "cgroup"} {
+			if c.String(f) != "" {
+				return fmt.Errorf("exec --%s: not supported on this host", f)
+			}
+		}
+		ctr, err := libtabox.Load(c.String("root"), id)
+		if err != nil {
+			return fmt.Errorf("exec in %q: %w", id, err)
+		}
+		opts := specconv.ExecOpts{
+			Args: c.Args().Tail(), Env: c.StringSlice("env"), Cwd: c.String("cwd"), User: c.String("user"),
+			AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
+			NoNewPrivs: c.Bool("no-new-privs"), Terminal: c.Bool("tty"),
+		}
+		if path := c.String("process"); path != "" {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("exec --process: %w", err)
+			}
+			opts.Process = &specs.Process{}
+			if err := json.Unmarshal(data, opts.Process); err != nil {
+				return fmt.Errorf("exec --process %s: parse: %w", path, err)
+			}
+		}
+		proc, err := specconv.ExecProcess(ctr.Config().Process, opts)
+		if err != nil {
+			return err
+		}
+		sigs := make(chan os.Signal, 16)
+		if !c.Bool("detach") {
+			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		}
+		p, err := ctr.Exec(proc, libtabox.ExecOpts{
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"),
+		})
+		if err != nil {
+			return fmt.Errorf("exec in %q: %w", id, err)
+		}
+		if err := writePidFile(c.String("pid-file"), p.Pid()); err != nil {
+			return err
+		}
+		if c.Bool("detach") {
+			return nil
+		}
+		go func() {
+			for s := range sigs {
+				p.Process().Signal(s)
+			}
+		}()
+		code, err := p.Wait()
+		signal.Stop(sigs)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return exitCode(code)
+		}
+		return nil
+	},
+}

@@ -1,0 +1,194 @@
+package libtabox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOpts are the options of one exec.
+type ExecOpts struct {
+	// Stdin, Stdout and Stderr become the process's stdio.
+	Stdin, Stdout, Stderr *os.File
+	// PreserveFds passes fds 3 … 3+PreserveFds-1 on to the process.
+	PreserveFds int
+	// IgnorePaused allows exec into a paused container.
+	IgnorePaused bool
+}
+
+// ExecProcess is a process tabox executed in a running container.
+type ExecProcess struct {
+	init *initProcess
+}
+
+// Pid returns the host PID of the process.
+func (p *ExecProcess) Pid() int { return p.init.pid() }
+
+// Process returns the process, to signal it.
+func (p *ExecProcess) Process() *os.Process { return p.init.cmd.Process }
+
+// Wait waits for the process and returns its exit code (128+N for
+// signal N).
+func (p *ExecProcess) Wait() (int, error) {
+	c := &Container{init: p.init}
+	return c.Wait()
+}
+
+// nsFiles names the /proc/<pid>/ns entry of each namespace type.
+var nsFiles = map[NamespaceType]string{
+	NEWPID: "pid", NEWNET: "net", NEWNS: "mnt", NEWIPC: "ipc", NEWUTS: "uts",
+	NEWUSER: "user", NEWCGROUP: "cgroup", NEWTIME: "time",
+}
+
+// Exec starts proc in the container: in each of its namespaces, its
+// cgroup, under its seccomp filter, with proc's user, capabilities, cwd
+// and environment. It returns once the process has been executed.
+//
+// Joining the container's mount and user namespaces is done by the
+// re-executed tabox's C constructor (package nsenter), before the Go
+// runtime starts threads; the PID namespace by the thread that forks it.
+func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr error) {
+	switch st := c.Status(); {
+	case st == Paused && !opts.IgnorePaused:
+		return nil, &StateError{Op: "exec in", Status: st, Want: "running (or use --ignore-paused)"}
+	case st != Running && st != Created && st != Paused:
+		return nil, &StateError{Op: "exec in", Status: st, Want: "created or running"}
+	}
+	if proc.Terminal {
+		return nil, errors.New("process.terminal: terminals are not supported yet")
+	}
+	s := c.state
+	// The pidfd pins the init while its namespaces are opened by path.
+	pidfd, err := unix.PidfdOpen(s.InitPid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container init %d: %w", s.InitPid, err)
+	}
+	defer unix.Close(pidfd)
+	cfg := s.Config
+	cfg.Process = proc
+	var joined []Namespace
+	for _, ns := range s.Config.Namespaces {
+		joined = append(joined, Namespace{Type: ns.Type, Path: fmt.Sprintf("/proc/%d/ns/%s", s.InitPid, nsFiles[ns.Type])})
+	}
+	cfg.Namespaces = joined
+	if !s.initAlive() {
+		return nil, ErrNotRunning
+	}
+	var prog *SeccompProgram
+	if cfg.Seccomp != nil {
+		if prog, err = CompileSeccomp(cfg.Seccomp); err != nil {
+			return nil, fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	ic := &initConfig{Config: &cfg, Seccomp: prog, PreserveFds: opts.PreserveFds, Exec: true}
+	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, PreserveFds: opts.PreserveFds})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			p.kill()
+		}
+	}()
+	if m, err := c.cgroup(); err != nil {
+		return nil, err
+	} else if m != nil {
+		if err := joinCgroup(m, p.pid()); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.sync.enc.Encode(ic); err != nil {
+		return nil, fmt.Errorf("send config to the exec process: %w", err)
+	}
+	if _, err := p.sync.expect(msgReady); err != nil {
+		return nil, execError(err)
+	}
+	if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
+		return nil, fmt.Errorf("rlimits: %w", err)
+	}
+	if err := p.sync.send(syncMsg{Type: msgReadyDone}); err != nil {
+		return nil, err
+	}
+	// The sync socket is close-on-exec in the process: EOF means it has
+	// been executed; anything else is its error.
+	if _, err := p.sync.recv(); err != io.EOF {
+		if err == nil {
+			err = errors.New("unexpected message")
+		}
+		return nil, execError(err)
+	}
+	p.sync.close()
+	p.done()
+	return &ExecProcess{init: p}, nil
+}
+
+func execError(err error) error {
+	if err == io.EOF {
+		return errors.New("exec process exited during setup")
+	}
+	return fmt.Errorf("exec process: %w", err)
+}
+
+// joinCgroup moves pid into every directory of the container's cgroup.
+func joinCgroup(m cgroups.Manager, pid int) error {
+	for _, dir := range m.GetPaths() {
+		if err := cgroups.WriteCgroupProc(dir, pid); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// runExec is the init of an exec: its namespaces are joined already (by
+// the constructor and the forking thread); it sets up the process and
+// execs it.
+func runExec(p *syncPipe, ic *initConfig) error {
+	proc := ic.Config.Process
+	if err := step("close fds", unix.CloseRange(uint(3+ic.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)); err != nil {
+		return err
+	}
+	if _, err := roundTrip(p, msgReady, msgReadyDone); err != nil {
+		return err
+	}
+	if err := step("rlimits", resetNofileCache(proc)); err != nil {
+		return err
+	}
+	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
+			return err
+		}
+	}
+	if ic.Seccomp != nil && !proc.NoNewPrivileges {
+		if _, err := loadSeccomp(ic.Seccomp); err != nil {
+			return step("seccomp", err)
+		}
+	}
+	if err := step("user", setupUser(proc)); err != nil {
+		return err
+	}
+	if err := step("cwd", unix.Chdir(proc.Cwd)); err != nil {
+		return err
+	}
+	path, err := lookPath(proc)
+	if err != nil {
+		return step("executable", err)
+	}
+	if ic.Seccomp != nil && proc.NoNewPrivileges {
+		if _, err := loadSeccomp(ic.Seccomp); err != nil {
+			return step("seccomp", err)
+		}
+	}
+	// The process outlives tabox exec (--detach): the parent-death
+	// signal, kept across execve, must go.
+	if err := step("parent death signal", unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)); err != nil {
+		return err
+	}
+	return step("exec", unix.Exec(path, proc.Args, proc.Env))
+}
