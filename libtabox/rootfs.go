@@ -201,8 +201,45 @@ func (r *rootfs) bind(m *Mount) error {
 		if err := r.remount(m.Destination, extra, m.ClearFlags); err != nil {
 			return err
 		}
+		if m.Flags&unix.MS_REC != 0 {
+			if err := r.restrictTree(m.Destination, extra); err != nil {
+				return err
+			}
+		}
 	}
 	return r.propagate(m)
+}
+
+// restrictTree applies ro, nosuid, nodev and noexec to every mount of a
+// recursive bind, not only to its top: a remount changes one mount, and a
+// writable submount of a read-only tree is a hole (the host's cgroup tree
+// under an "rbind,ro" /sys, CVE-2023-25809).
+func (r *rootfs) restrictTree(path string, flags uintptr) error {
+	var attr uint64
+	for _, f := range []struct {
+		ms   uintptr
+		attr uint64
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	} {
+		if flags&f.ms != 0 {
+			attr |= f.attr
+		}
+	}
+	if attr == 0 {
+		return nil
+	}
+	top, err := pathrs.OpenatInRoot(r.fd, path)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	err = unix.MountSetattr(int(top.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	if err != nil {
+		return fmt.Errorf("mount_setattr %s recursively: %w", path, err)
+	}
+	return nil
 }
 
 // remount changes the flags of the mount now at path (the top one). Flags

@@ -22,7 +22,8 @@ stage() {
 stage gofmt bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [ -z "$out" ] || { echo "gofmt: $out"; false; }'
 stage "go vet" go vet ./...
 stage "unit tests" go test -count=1 ./libtabox/... ./specconv/...
-stage "integration tests" go test -count=1 -timeout 20m ./tests/...
+stage "integration tests" go test -count=1 -timeout 20m ./tests/
+stage "security suite" bash -c 'set -o pipefail; go test -count=1 -v -timeout 15m ./tests/security/ | grep -E "^(--- |security: |ok|FAIL)"'
 stage "OCI conformance" bash tests/conformance/run.sh "$PWD/tabox"
 
 echo "stages: $passed passed, $failed failed"
