@@ -72,6 +72,7 @@ func newApp() *cli.App {
 			eventsCommand,
 			updateCommand,
 			execCommand,
+			featuresCommand,
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,4 +87,49 @@ func TestPreserveFdsMissing(t *testing.T) {
 	_, stderr, code = taboxOpts(t, cmdOpts{extraFiles: []*os.File{r}}, "create", "--preserve-fds", "2", "--bundle", bundle, id)
 	assertOneLineError(t, stderr, code, "fd 4")
 	assertNoLeftovers(t, rootDir(t), id)
+}
+
+// TestFeatures: `tabox features` is the runtime-spec features JSON, and
+// claims only what tabox does: no NOTIFY (no seccomp agents yet), no
+// AppArmor or SELinux on this host, all six hooks, the eight namespaces.
+func TestFeatures(t *testing.T) {
+	t.Parallel()
+	out := mustTabox(t, "features")
+	var f struct {
+		OCIVersionMin string            `json:"ociVersionMin"`
+		OCIVersionMax string            `json:"ociVersionMax"`
+		Hooks         []string          `json:"hooks"`
+		MountOptions  []string          `json:"mountOptions"`
+		Annotations   map[string]string `json:"annotations"`
+		Linux         struct {
+			Namespaces   []string `json:"namespaces"`
+			Capabilities []string `json:"capabilities"`
+			Seccomp      struct {
+				Enabled bool     `json:"enabled"`
+				Actions []string `json:"actions"`
+			} `json:"seccomp"`
+			Apparmor struct{ Enabled bool } `json:"apparmor"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatalf("features is not JSON: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(f.OCIVersionMax, "1.") || f.OCIVersionMin == "" {
+		t.Errorf("ociVersionMin %q, ociVersionMax %q", f.OCIVersionMin, f.OCIVersionMax)
+	}
+	if len(f.Hooks) != 6 || len(f.Linux.Namespaces) != 8 {
+		t.Errorf("hooks %v, namespaces %v", f.Hooks, f.Linux.Namespaces)
+	}
+	if !slices.Contains(f.MountOptions, "rbind") || !slices.Contains(f.Linux.Capabilities, "CAP_SYS_ADMIN") {
+		t.Errorf("mount options %v or capabilities %v incomplete", f.MountOptions, f.Linux.Capabilities)
+	}
+	if !f.Linux.Seccomp.Enabled || slices.Contains(f.Linux.Seccomp.Actions, "SCMP_ACT_NOTIFY") || !slices.Contains(f.Linux.Seccomp.Actions, "SCMP_ACT_ERRNO") {
+		t.Errorf("seccomp actions %v: want ERRNO and no NOTIFY", f.Linux.Seccomp.Actions)
+	}
+	if f.Linux.Apparmor.Enabled {
+		t.Errorf("apparmor claimed on a host without it")
+	}
+	if f.Annotations["io.github.seccomp.libseccomp.version"] == "" {
+		t.Errorf("annotations %v lack the libseccomp version", f.Annotations)
+	}
 }

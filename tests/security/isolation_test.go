@@ -1,8 +1,8 @@
 package security
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
