@@ -16,9 +16,9 @@ var featuresCommand = &cli.Command{
 	Action: func(c *cli.Context) error {
 		f := specconv.Features(map[string]string{
 			"org.opencontainers.runtime-spec.features.version": "1.3",
-			"dev.tabox.version":                                version,
-			"dev.tabox.commit":                                 gitCommit,
-			"io.github.seccomp.libseccomp.version":             libtabox.SeccompVersion(),
+			"dev.tabox.version":                    version,
+			"dev.tabox.commit":                     gitCommit,
+			"io.github.seccomp.libseccomp.version": libtabox.SeccompVersion(),
 		})
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "    ")
