@@ -80,12 +80,29 @@ var execCommand = &cli.Command{
 		if !c.Bool("detach") {
 			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		}
-		p, err := ctr.Exec(proc, libtabox.ExecOpts{
+		eo := libtabox.ExecOpts{
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"),
-		})
+			ConsoleSocket: c.String("console-socket"),
+		}
+		var fc *foregroundConsole
+		if proc.Terminal && eo.ConsoleSocket == "" && !c.Bool("detach") {
+			if fc, err = newForegroundConsole(); err != nil {
+				return err
+			}
+			eo.Console = fc.theirs
+		}
+		p, err := ctr.Exec(proc, eo)
 		if err != nil {
 			return fmt.Errorf("exec in %q: %w", id, err)
+		}
+		if fc != nil {
+			wait, err := fc.attach()
+			if err != nil {
+				p.Process().Kill()
+				return err
+			}
+			defer wait()
 		}
 		if err := writePidFile(c.String("pid-file"), p.Pid()); err != nil {
 			return err

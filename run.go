@@ -25,9 +25,34 @@ var runCommand = &cli.Command{
 			return err
 		}
 		root := c.String("root")
-		ctr, err := createContainer(c, id)
+		// In the foreground, a terminal without a console socket is
+		// tabox's own: it receives the pty and joins it to its stdio.
+		var fc *foregroundConsole
+		if !c.Bool("detach") && c.String("console-socket") == "" {
+			if fc, err = newForegroundConsole(); err != nil {
+				return err
+			}
+		}
+		var console *os.File
+		if fc != nil {
+			console = fc.theirs
+		}
+		ctr, err := createContainerConsole(c, id, console)
 		if err != nil {
 			return err
+		}
+		if fc != nil && (ctr.Config().Process == nil || !ctr.Config().Process.Terminal) {
+			fc.ours.Close()
+			fc.theirs.Close()
+			fc = nil
+		}
+		if fc != nil {
+			wait, err := fc.attach()
+			if err != nil {
+				libtabox.Delete(root, id, true, log.Warnf)
+				return err
+			}
+			defer wait()
 		}
 		// Forward the signals a user sends tabox to the container, from
 		// before start so that none is lost.

@@ -84,6 +84,10 @@ func writePidFile(path string, pid int) error {
 
 // createContainer is create's work, shared by run.
 func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
+	return createContainerConsole(c, id, nil)
+}
+
+func createContainerConsole(c *cli.Context, id string, console *os.File) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
 	}
@@ -94,11 +98,15 @@ func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	if console != nil && (cfg.Process == nil || !cfg.Process.Terminal) {
+		console = nil
+	}
 	ctr, err := libtabox.Create(c.String("root"), id, cfg, libtabox.CreateOpts{
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,
 		ConsoleSocket: c.String("console-socket"),
+		Console:       console,
 		PreserveFds:   c.Int("preserve-fds"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		Debugf:        log.Debugf,

@@ -183,6 +183,9 @@ type Device struct {
 type Process struct {
 	// Terminal asks for a pseudo-terminal as the process's stdio.
 	Terminal bool `json:"terminal,omitempty"`
+	// ConsoleHeight and ConsoleWidth, when set, are the terminal's size.
+	ConsoleHeight uint `json:"consoleHeight,omitempty"`
+	ConsoleWidth  uint `json:"consoleWidth,omitempty"`
 	// Args is the command; Args[0] is looked up in the container's PATH
 	// when it has no slash.
 	Args []string `json:"args"`

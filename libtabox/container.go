@@ -40,17 +40,17 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if opts.Debugf == nil {
 		opts.Debugf = func(string, ...any) {}
 	}
-	if cfg.Process != nil && cfg.Process.Terminal {
-		if opts.ConsoleSocket == "" {
-			return nil, errors.New("process.terminal is true but no --console-socket was given: a detached container needs a console socket to hand its terminal to")
-		}
-		if _, err := os.Stat(opts.ConsoleSocket); err != nil {
-			return nil, fmt.Errorf("--console-socket: %w", err)
-		}
-		return nil, errors.New("process.terminal: terminals are not supported yet")
+	terminal := cfg.Process != nil && cfg.Process.Terminal
+	if err := checkConsole(terminal, &opts.ConsoleSocket, &opts.Console); err != nil {
+		return nil, err
 	}
 	if opts.ConsoleSocket != "" {
-		return nil, errors.New("--console-socket was given but process.terminal is false")
+		f, err := dialConsoleSocket(opts.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		opts.Console = f
 	}
 	var prog *SeccompProgram
 	if cfg.Seccomp != nil {
@@ -149,6 +149,18 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	}
 	p.done()
 	return c, nil
+}
+
+// checkConsole matches a terminal with a console, with runc's errors.
+func checkConsole(terminal bool, socket *string, conn **os.File) error {
+	has := *socket != "" || *conn != nil
+	switch {
+	case terminal && !has:
+		return errors.New("cannot allocate tty if tabox will detach without setting console socket")
+	case !terminal && has:
+		return errors.New("cannot use console socket if tabox will not detach or allocate tty")
+	}
+	return nil
 }
 
 // handshake drives the init through create (see the diagram in sync.go).

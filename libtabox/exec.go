@@ -18,6 +18,10 @@ type ExecOpts struct {
 	PreserveFds int
 	// IgnorePaused allows exec into a paused container.
 	IgnorePaused bool
+	// ConsoleSocket or Console receive the pty master when the process
+	// has a terminal (see CreateOpts).
+	ConsoleSocket string
+	Console       *os.File
 }
 
 // ExecProcess is a process tabox executed in a running container.
@@ -58,8 +62,16 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	case st != Running && st != Created && st != Paused:
 		return nil, &StateError{Op: "exec in", Status: st, Want: "created or running"}
 	}
-	if proc.Terminal {
-		return nil, errors.New("process.terminal: terminals are not supported yet")
+	if err := checkConsole(proc.Terminal, &opts.ConsoleSocket, &opts.Console); err != nil {
+		return nil, err
+	}
+	if opts.ConsoleSocket != "" {
+		f, err := dialConsoleSocket(opts.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		opts.Console = f
 	}
 	s := c.state
 	// The pidfd pins the init while its namespaces are opened by path.
@@ -85,7 +97,8 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		}
 	}
 	ic := &initConfig{Config: &cfg, Seccomp: prog, PreserveFds: opts.PreserveFds, Exec: true}
-	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, PreserveFds: opts.PreserveFds})
+	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		PreserveFds: opts.PreserveFds, Console: opts.Console})
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +172,11 @@ func runExec(p *syncPipe, ic *initConfig) error {
 	}
 	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
 		return err
+	}
+	if proc.Terminal && ic.ConsoleFd > 0 {
+		if err := step("terminal", setupTerminal(proc, ic.ConsoleFd)); err != nil {
+			return err
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {

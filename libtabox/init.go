@@ -156,6 +156,13 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 			return err
 		}
 	}
+	// In the container's own devpts, before the user loses the right to
+	// set a controlling terminal.
+	if proc.Terminal && ic.ConsoleFd > 0 {
+		if err := step("terminal", setupTerminal(proc, ic.ConsoleFd)); err != nil {
+			return err
+		}
+	}
 	// The parent applies rlimits and oom_score_adj now, from outside the
 	// user namespace (see applyRlimits).
 	m, err := roundTrip(p, msgReady, msgReadyDone)

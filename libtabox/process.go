@@ -26,6 +26,9 @@ type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// ConsoleSocket is the AF_UNIX socket to send a pty master to.
 	ConsoleSocket string
+	// Console, instead of ConsoleSocket, is a connected socket to send the
+	// pty master to (tabox run in the foreground keeps the other end).
+	Console *os.File
 	// PreserveFds passes fds 3 … 3+PreserveFds-1 on to the container.
 	PreserveFds int
 	// NoNewKeyring keeps the caller's session keyring.
@@ -57,6 +60,8 @@ type initConfig struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Exec says this is the init of tabox exec, not of a container.
 	Exec bool `json:"exec,omitempty"`
+	// ConsoleFd is the init's fd of the console socket, or 0.
+	ConsoleFd int `json:"consoleFd,omitempty"`
 	// SelfOOMScoreAdj has the init set its own oom_score_adj: an
 	// unprivileged tabox may not write the file of its non-dumpable init.
 	SelfOOMScoreAdj bool `json:"selfOOMScoreAdj,omitempty"`
@@ -221,6 +226,10 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	syncFd := 3 + len(extra)
 	extra = append(extra, childSock)
 	extra = append(extra, plan.joins...)
+	if opts.Console != nil {
+		ic.ConsoleFd = 3 + len(extra)
+		extra = append(extra, opts.Console)
+	}
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:       []string{"tabox", "init"},

@@ -86,6 +86,9 @@ func convertProcess(p *specs.Process) (*libtabox.Process, error) {
 		AdditionalGids:  append([]uint32(nil), p.User.AdditionalGids...),
 		NoNewPrivileges: p.NoNewPrivileges,
 	}
+	if p.ConsoleSize != nil {
+		proc.ConsoleHeight, proc.ConsoleWidth = p.ConsoleSize.Height, p.ConsoleSize.Width
+	}
 	if p.User.Umask != nil {
 		u := *p.User.Umask
 		if u > 0o777 {
