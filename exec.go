@@ -36,6 +36,7 @@ var execCommand = &cli.Command{
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds from 3 up to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
 		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to run in (not available)"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
 	},
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
@@ -103,6 +104,12 @@ var execCommand = &cli.Command{
 				return err
 			}
 			defer wait()
+		}
+		if path := c.String("pidfd-socket"); path != "" {
+			if err := libtabox.SendPidfd(path, p.Pid()); err != nil {
+				p.Process().Kill()
+				return err
+			}
 		}
 		if err := writePidFile(c.String("pid-file"), p.Pid()); err != nil {
 			return err

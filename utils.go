@@ -117,6 +117,12 @@ func createContainerConsole(c *cli.Context, id string, console *os.File) (*libta
 		}
 		return nil, fmt.Errorf("create container %q: %w", id, err)
 	}
+	if path := c.String("pidfd-socket"); path != "" {
+		if err := libtabox.SendPidfd(path, ctr.Pid()); err != nil {
+			libtabox.Delete(c.String("root"), id, true, log.Warnf)
+			return nil, err
+		}
+	}
 	return ctr, nil
 }
 
@@ -127,4 +133,5 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds from 3 up to the container"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the container's init to"},
 }

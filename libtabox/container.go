@@ -47,7 +47,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if opts.ConsoleSocket != "" {
 		f, err := dialConsoleSocket(opts.ConsoleSocket)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--console-socket: %w", err)
 		}
 		defer f.Close()
 		opts.Console = f

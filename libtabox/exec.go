@@ -68,7 +68,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if opts.ConsoleSocket != "" {
 		f, err := dialConsoleSocket(opts.ConsoleSocket)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--console-socket: %w", err)
 		}
 		defer f.Close()
 		opts.Console = f

@@ -16,12 +16,12 @@ import (
 func dialConsoleSocket(path string) (*os.File, error) {
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, err
 	}
 	defer conn.Close()
 	f, err := conn.File()
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, err
 	}
 	return f, nil
 }
@@ -154,6 +154,26 @@ func mountConsole(slave int) error {
 	defer unix.Close(tree)
 	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("mount the pty on /dev/console: %w", err)
+	}
+	return nil
+}
+
+// SendPidfd connects to the AF_UNIX socket path and sends a pidfd of pid,
+// framed as the console socket's message (a name, then one fd), for
+// --pidfd-socket.
+func SendPidfd(path string, pid int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	conn, err := dialConsoleSocket(path)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	defer conn.Close()
+	if err := unix.Sendmsg(int(conn.Fd()), []byte("pidfd"), unix.UnixRights(pidfd), nil, 0); err != nil {
+		return fmt.Errorf("--pidfd-socket: send: %w", err)
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ func TestConvertProcess(t *testing.T) {
 		}), check: func(t *testing.T, c *libtabox.Config) {
 			want := &libtabox.Process{
 				Terminal:        true,
+				ConsoleHeight:   10,
+				ConsoleWidth:    20,
 				Args:            []string{"/bin/sh", "-c", "true"},
 				Env:             []string{"PATH=/bin", "EMPTY="},
 				Cwd:             "/home/user",

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +149,52 @@ func TestConsoleErrors(t *testing.T) {
 	_, stderr, code = tabox(t, "run", "--detach", "--bundle", tty, id)
 	assertOneLineError(t, stderr, code, "cannot allocate tty")
 	assertNoLeftovers(t, rootDir(t), id)
+}
+
+// TestPidfdSocket: --pidfd-socket receives, in the console socket's
+// framing, exactly one fd: a pidfd of the container's init (create) or of
+// the exec'd process.
+func TestPidfdSocket(t *testing.T) {
+	t.Parallel()
+	sock, msgs := consoleListener(t)
+	id, _ := createContainer(t, sleepBundle(t), "--pidfd-socket", sock)
+	m := <-msgs
+	if m.err != nil || len(m.fds) != 1 || m.name != "pidfd" {
+		t.Fatalf("pidfd socket: %v, name %q, %d fds; want \"pidfd\" and one fd", m.err, m.name, len(m.fds))
+	}
+	defer unix.Close(m.fds[0])
+	if got, want := pidfdPid(t, m.fds[0]), state(t, id).Pid; got != want {
+		t.Errorf("pidfd is of pid %d, want the init %d", got, want)
+	}
+
+	mustTabox(t, "start", id)
+	sock2, msgs2 := consoleListener(t)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	mustTabox(t, "exec", "--detach", "--pidfd-socket", sock2, "--pid-file", pidFile, id, "testinit", "sleep", "60")
+	m = <-msgs2
+	if m.err != nil || len(m.fds) != 1 {
+		t.Fatalf("exec pidfd socket: %v, %d fds", m.err, len(m.fds))
+	}
+	defer unix.Close(m.fds[0])
+	data, _ := os.ReadFile(pidFile)
+	if got := pidfdPid(t, m.fds[0]); strconv.Itoa(got) != string(data) {
+		t.Errorf("exec pidfd is of pid %d, want the exec'd process %s", got, data)
+	}
+}
+
+// pidfdPid reads the "Pid:" line of a pidfd's fdinfo.
+func pidfdPid(t *testing.T, fd int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatalf("fd %d is not a pidfd: %s", fd, data)
+	return 0
 }
