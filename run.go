@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
+	"github.com/tabox/tabox/specconv"
 )
 
 var runCommand = &cli.Command{
@@ -18,6 +21,10 @@ var runCommand = &cli.Command{
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.StringFlag{Name: "wall-time", Usage: "wall-clock limit, from start (1.5, 1500ms, 2s); overrides the bundle's " + specconv.AnnotationWallTime},
+		&cli.StringFlag{Name: "time", Usage: "CPU time limit of the whole container; overrides " + specconv.AnnotationCPUTime},
+		&cli.StringFlag{Name: "report", Usage: "write the resource-usage report (JSON) to this file"},
+		&cli.StringFlag{Name: "meta", Usage: "write an isolate-compatible meta file"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		id, err := containerID(c)
@@ -75,9 +82,10 @@ var runCommand = &cli.Command{
 				ctr.Process().Signal(s)
 			}
 		}()
-		code, err := ctr.Wait()
+		code, err := waitOrMonitor(c, ctr)
 		signal.Stop(sigs)
 		if err != nil {
+			libtabox.Delete(root, id, true, log.Warnf)
 			return err
 		}
 		if !c.Bool("keep") {
@@ -90,4 +98,46 @@ var runCommand = &cli.Command{
 		}
 		return nil
 	},
+}
+
+// waitOrMonitor waits for the container; with judge limits or a report
+// asked for, it monitors it and writes the report.
+func waitOrMonitor(c *cli.Context, ctr *libtabox.Container) (int, error) {
+	limits := ctr.Config().Limits
+	for _, f := range []struct {
+		flag string
+		dst  *time.Duration
+	}{{"wall-time", &limits.WallTime}, {"time", &limits.CPUTime}} {
+		if !c.IsSet(f.flag) {
+			continue
+		}
+		d, err := specconv.ParseDuration(c.String(f.flag))
+		if err != nil {
+			return -1, fmt.Errorf("--%s: %w", f.flag, err)
+		}
+		*f.dst = d
+	}
+	if limits == (libtabox.Limits{}) && c.String("report") == "" && c.String("meta") == "" {
+		return ctr.Wait()
+	}
+	started := time.Now()
+	if st, err := libtabox.Load(c.String("root"), ctr.ID()); err == nil && !st.StartedAt().IsZero() {
+		started = st.StartedAt()
+	}
+	r, err := ctr.Monitor(started, limits)
+	if err != nil {
+		return -1, err
+	}
+	if path := c.String("report"); path != "" {
+		data, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+			return -1, fmt.Errorf("--report: %w", err)
+		}
+	}
+	if path := c.String("meta"); path != "" {
+		if err := os.WriteFile(path, []byte(r.Meta()), 0o644); err != nil {
+			return -1, fmt.Errorf("--meta: %w", err)
+		}
+	}
+	return r.Code(), nil
 }

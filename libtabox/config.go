@@ -89,6 +89,18 @@ type Config struct {
 	Hooks Hooks `json:"hooks,omitempty"`
 	// Annotations are the bundle's annotations, reported by state.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Limits are the judge limits a monitor enforces (zero: none).
+	Limits Limits `json:"limits,omitempty"`
+}
+
+// Limits are the limits of a program run for a grader, which no cgroup
+// enforces: a monitor watches them and kills the whole container.
+type Limits struct {
+	// WallTime is the wall-clock limit, counted from start.
+	WallTime time.Duration `json:"wallTime,omitempty"`
+	// CPUTime is the CPU time limit of the whole container (every process
+	// and thread), user and system.
+	CPUTime time.Duration `json:"cpuTime,omitempty"`
 }
 
 // Cgroup is where the container's processes go and what limits them.

@@ -31,6 +31,10 @@ func (c *Container) ID() string { return c.id }
 // Config returns the container's configuration.
 func (c *Container) Config() *Config { return &c.state.Config }
 
+// StartedAt is when start released the container's process (zero before
+// start).
+func (c *Container) StartedAt() time.Time { return c.state.StartedAt }
+
 // Pid returns the host PID of the container's init.
 func (c *Container) Pid() int { return c.state.InitPid }
 
@@ -385,10 +389,12 @@ func Start(root, id string, warnf func(string, ...any)) error {
 		}
 		return err
 	}
+	// A judge's wall clock starts here, when the process is released.
+	startedAt := time.Now()
 	if err := releaseFifo(dir.fifoPath(), c.state); err != nil {
 		return err
 	}
-	c.state.Started = true
+	c.state.Started, c.state.StartedAt = true, startedAt
 	if err := dir.save(c.state); err != nil {
 		return err
 	}

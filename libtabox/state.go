@@ -61,8 +61,9 @@ type savedState struct {
 	// Creating is set until create has finished: a container whose create
 	// died half-way keeps it, and delete cleans it up.
 	Creating bool `json:"creating,omitempty"`
-	// Started is set once start released the init.
-	Started bool `json:"started,omitempty"`
+	// Started is set once start released the init, at StartedAt.
+	Started   bool      `json:"started,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitempty"`
 	// CgroupPaths are the container's cgroup directories, by controller
 	// (v1) or under "" (v2), as created.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`

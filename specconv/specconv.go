@@ -154,6 +154,9 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 	if c.Cgroup, err = convertCgroup(linux, opts, c.Devices); err != nil {
 		return nil, err
 	}
+	if c.Limits, err = convertLimits(spec.Annotations); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
