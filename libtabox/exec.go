@@ -178,20 +178,7 @@ func runExec(p *syncPipe, ic *initConfig) error {
 			return err
 		}
 	}
-	if proc.NoNewPrivileges {
-		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
-			return err
-		}
-	}
-	if ic.Seccomp != nil && !proc.NoNewPrivileges {
-		if _, err := loadSeccomp(ic.Seccomp); err != nil {
-			return step("seccomp", err)
-		}
-	}
-	if err := step("user", setupUser(proc)); err != nil {
-		return err
-	}
-	if err := step("cwd", unix.Chdir(proc.Cwd)); err != nil {
+	if err := becomeProcess(proc, ic.Seccomp, nil); err != nil {
 		return err
 	}
 	path, err := lookPath(proc)

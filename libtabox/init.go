@@ -184,27 +184,9 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
 		return err
 	}
-	if proc.NoNewPrivileges {
-		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
-			return err
-		}
-	}
-	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-	// before dropping capabilities. With it, as late as possible.
-	if ic.Seccomp != nil && !proc.NoNewPrivileges {
-		if _, err := loadSeccomp(ic.Seccomp); err != nil {
-			return step("seccomp", err)
-		}
-	}
-	if err := step("user", setupUser(proc)); err != nil {
-		return err
-	}
 	// A change of credentials clears the parent-death signal; until the
 	// state is saved, the init must still die with tabox create.
-	if err := step("parent death signal", keepParentDeathSignal(ppid)); err != nil {
-		return err
-	}
-	if err := step("cwd", unix.Chdir(proc.Cwd)); err != nil {
+	if err := becomeProcess(proc, ic.Seccomp, func() error { return keepParentDeathSignal(ppid) }); err != nil {
 		return err
 	}
 	path := ""
@@ -258,6 +240,35 @@ func containerPid(state []byte) []byte {
 		return state
 	}
 	return b
+}
+
+// becomeProcess gives the init the privileges of proc: no_new_privs, the
+// seccomp filter when it must come before the capabilities are dropped,
+// user, groups and capabilities, then the cwd entered as that user.
+// afterUser runs right after the credentials change.
+func becomeProcess(proc *Process, prog *SeccompProgram, afterUser func() error) error {
+	if proc.NoNewPrivileges {
+		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
+			return err
+		}
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+	// before dropping capabilities. With it, as late as possible (the
+	// caller does, just before exec).
+	if prog != nil && !proc.NoNewPrivileges {
+		if _, err := loadSeccomp(prog); err != nil {
+			return step("seccomp", err)
+		}
+	}
+	if err := step("user", setupUser(proc)); err != nil {
+		return err
+	}
+	if afterUser != nil {
+		if err := step("parent death signal", afterUser()); err != nil {
+			return err
+		}
+	}
+	return step("cwd", unix.Chdir(proc.Cwd))
 }
 
 // roundTrip sends msg and waits for the parent's reply.
