@@ -167,6 +167,9 @@ type Mount struct {
 	PropagationFlags []uintptr `json:"propagationFlags,omitempty"`
 	// Data is the comma-separated fs-specific options.
 	Data string `json:"data,omitempty"`
+	// CopyUp fills a new tmpfs with what the directory under it held
+	// (podman's "tmpcopyup").
+	CopyUp bool `json:"copyUp,omitempty"`
 }
 
 // DeviceType is the kind of a device node.

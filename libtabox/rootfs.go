@@ -164,6 +164,9 @@ func (r *rootfs) mountOne(m *Mount) error {
 		return err
 	}
 	defer dst.Close()
+	if m.CopyUp {
+		return r.mountTmpCopyUp(m, dst)
+	}
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	if err := mountFd(m.Source, dst, m.Type, flags, m.Data); err != nil {
 		// A sysfs cannot be mounted by a user namespace that does not own

@@ -137,7 +137,11 @@ func convertMount(m specs.Mount, bundle string) (libtabox.Mount, error) {
 		case o == "idmap" || o == "ridmap":
 			return libtabox.Mount{}, fmt.Errorf("option %q: idmapped mounts are not supported yet", o)
 		case o == "tmpcopyup":
-			return libtabox.Mount{}, fmt.Errorf("option %q is not supported", o)
+			if m.Type != "tmpfs" {
+				return libtabox.Mount{}, fmt.Errorf("option %q is only for a tmpfs", o)
+			}
+			mnt.CopyUp = true
+			continue
 		case recursiveAttrs[o]:
 			return libtabox.Mount{}, fmt.Errorf("option %q: recursive mount attributes are not supported yet", o)
 		}

@@ -92,7 +92,7 @@ func TestConvertMounts(t *testing.T) {
 			UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), wantErr: "mounts[0]: idmapped mounts"},
 		{name: "mount gidMappings", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"bind"},
 			GIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), wantErr: "mounts[0]: idmapped mounts"},
-		{name: "tmpcopyup", mod: mounts(specs.Mount{Destination: "/a", Type: "tmpfs", Options: []string{"tmpcopyup"}}), wantErr: `mounts[0]: option "tmpcopyup" is not supported`},
+		{name: "tmpcopyup on a bind", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Type: "bind", Options: []string{"rbind", "tmpcopyup"}}), wantErr: `mounts[0]: option "tmpcopyup" is only for a tmpfs`},
 		{name: "recursive attr", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"rbind", "rro"}}), wantErr: `mounts[0]: option "rro": recursive mount attributes`},
 		{name: "bind without source", mod: mounts(specs.Mount{Destination: "/a", Options: []string{"bind"}}), wantErr: "mounts[0]: a bind mount needs a source"},
 		{name: "no type", mod: mounts(specs.Mount{Destination: "/a", Source: "x"}), wantErr: "mounts[0]: destination \"/a\": type is required"},

@@ -286,3 +286,49 @@ func TestLinuxDevices(t *testing.T) {
 		t.Errorf("inside: %q, want %q", l, want)
 	}
 }
+
+// TestTmpCopyUp: a tmpfs with "tmpcopyup" (podman's --read-only uses it
+// for /tmp, /var/tmp and /run) starts with what the directory held, owners
+// and modes kept, and is writable over a read-only root.
+func TestTmpCopyUp(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"tmpcopyup", "nosuid", "mode=755"}})
+		s.Process.Args = []string{"testinit", "cat", "/etc/passwd", "--", "stat", "/etc/secret", "--",
+			"readlink", "/etc/link", "--", "write", "/etc/new", "x", "--", "write", "/bin/new", "x"}
+	})
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.WriteFile(filepath.Join(rootfs, "etc", "secret"), []byte("s"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(rootfs, "etc", "secret"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("passwd", filepath.Join(rootfs, "etc", "link")); err != nil {
+		t.Fatal(err)
+	}
+	passwd, _ := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
+	stdout, stderr, _ := runContainer(t, bundle)
+	if !strings.HasPrefix(stdout, string(passwd)) {
+		t.Errorf("/etc/passwd in the tmpfs %q, want the image's %q (stderr %s)", stdout, passwd, stderr)
+	}
+	rest := strings.TrimPrefix(stdout, string(passwd))
+	for _, want := range []string{"uid=1000", "gid=1000", "640", "passwd"} {
+		if !strings.Contains(rest, want) {
+			t.Errorf("copied /etc/secret or /etc/link: %q lacks %q", rest, want)
+		}
+	}
+	l := lines(rest)
+	if len(l) < 2 || strings.Contains(l[len(l)-2], "errno") {
+		t.Errorf("writing /etc/new in the tmpfs failed: %q", rest)
+	}
+	if !strings.Contains(l[len(l)-1], "EROFS") {
+		t.Errorf("writing /bin/new on the read-only root: %q, want EROFS", l[len(l)-1])
+	}
+	// The copy went into the tmpfs, not into the image.
+	if _, err := os.Stat(filepath.Join(rootfs, "etc", "new")); err == nil {
+		t.Errorf("/etc/new was written into the bundle's rootfs")
+	}
+}
