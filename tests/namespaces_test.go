@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +258,34 @@ func TestRootfsPropagation(t *testing.T) {
 			unmount()
 			deleteContainer(t, id, false)
 		})
+	}
+}
+
+// TestTimeNamespace: a time namespace with timeOffsets shifts the clocks
+// the container sees (boottime in /proc/uptime), and exec joins it.
+func TestTimeNamespace(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	id, pid := runningContainer(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 1000000}}
+	})
+	hostNS, _ := os.Readlink("/proc/self/ns/time")
+	ctrNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/time", pid))
+	if err != nil || ctrNS == hostNS {
+		t.Fatalf("container time namespace %q (%v), host %q: want its own", ctrNS, err, hostNS)
+	}
+	out := mustTabox(t, "exec", id, "testinit", "cat", "/proc/uptime", "--", "readlink", "/proc/self/ns/time")
+	l := lines(out)
+	up, _ := strconv.ParseFloat(strings.Fields(l[0])[0], 64)
+	hostUp, _ := os.ReadFile("/proc/uptime")
+	hup, _ := strconv.ParseFloat(strings.Fields(string(hostUp))[0], 64)
+	if d := up - hup; d < 1000000-5 || d > 1000000+5 {
+		t.Errorf("uptime inside %.0f, host %.0f: want the 1000000 s boottime offset", up, hup)
+	}
+	if len(l) < 2 || l[1] != ctrNS {
+		t.Errorf("exec'd process time namespace %q, want the container's %q", l[min(1, len(l)-1)], ctrNS)
 	}
 }
