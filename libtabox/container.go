@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +60,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	var prog *SeccompProgram
 	if cfg.Seccomp != nil {
 		var err error
-		if prog, err = CompileSeccomp(cfg.Seccomp); err != nil {
+		if prog, err = compileSeccompCached(root, cfg.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
 		for _, name := range prog.Ignored {
@@ -298,7 +299,8 @@ func List(root string) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range entries {
-		if !e.IsDir() || ValidateID(e.Name()) != nil {
+		// Hidden entries (the seccomp cache) are not containers.
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || ValidateID(e.Name()) != nil {
 			continue
 		}
 		c, err := Load(root, e.Name())

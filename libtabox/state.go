@@ -76,7 +76,8 @@ var validID = regexp.MustCompile(`^[\w+\-.]+$`)
 
 // ValidateID checks that id can name a container (and a directory).
 func ValidateID(id string) error {
-	if id == "" || id == "." || id == ".." || !validID.MatchString(id) || len(id) > 1024 {
+	// A leading dot is reserved for tabox's own files in the state root.
+	if id == "" || id[0] == '.' || !validID.MatchString(id) || len(id) > 1024 {
 		return fmt.Errorf("%w %q: use letters, digits, '_', '+', '-' and '.'", ErrInvalidID, id)
 	}
 	return nil

@@ -19,6 +19,7 @@ func TestValidateID(t *testing.T) {
 		{"a_b-c.d+e", true},
 		{"0123456789", true},
 		{"a.b", true},
+		{".hidden", false},
 		{"", false},
 		{".", false},
 		{"..", false},
