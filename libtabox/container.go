@@ -36,6 +36,10 @@ func (c *Container) Config() *Config { return &c.state.Config }
 // start).
 func (c *Container) StartedAt() time.Time { return c.state.StartedAt }
 
+// InitCPU is the CPU time (ns) tabox's init used in the container before it
+// executed the process.
+func (c *Container) InitCPU() int64 { return c.state.InitCPU }
+
 // Pid returns the host PID of the container's init.
 func (c *Container) Pid() int { return c.state.InitPid }
 
@@ -60,7 +64,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	var prog *SeccompProgram
 	if cfg.Seccomp != nil {
 		var err error
-		if prog, err = compileSeccompCached(root, cfg.Seccomp); err != nil {
+		if prog, err = compileSeccompCached(cfg.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
 		for _, name := range prog.Ignored {
@@ -437,9 +441,17 @@ func releaseFifo(path string, s *savedState) error {
 				continue
 			}
 			if r == 0 && released {
-				// Every writer is gone: the init exec'd or died.
-				if len(got) > 1 {
-					return fmt.Errorf("container init: %s", got[1:])
+				// Every writer is gone: the init exec'd or died. After
+				// the first byte: "C<ns>\n", the init's CPU time, then
+				// exec; or "E<error>".
+				msg := got[1:]
+				if len(msg) > 0 && msg[0] == 'C' {
+					line, rest, _ := strings.Cut(string(msg[1:]), "\n")
+					s.InitCPU, _ = strconv.ParseInt(line, 10, 64)
+					msg = []byte(rest)
+				}
+				if len(msg) > 0 {
+					return fmt.Errorf("container init: %s", strings.TrimPrefix(string(msg), "E"))
 				}
 				return nil
 			}

@@ -92,7 +92,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	}
 	var prog *SeccompProgram
 	if cfg.Seccomp != nil {
-		if prog, err = compileSeccompCached(c.root, cfg.Seccomp); err != nil {
+		if prog, err = compileSeccompCached(cfg.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
 	}

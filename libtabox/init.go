@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -96,6 +97,7 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("exec fifo", err); err != nil {
 		return err
 	}
+	cpuFile := openCgroupCPU(ic.CgroupPaths)
 
 	if err := step("time namespace", enterTimeNS(ic)); err != nil {
 		return err
@@ -224,6 +226,7 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 			return step("seccomp", err)
 		}
 	}
+	fifo.cpuBeforeExec(cpuFile)
 	return step("exec", unix.Exec(path, proc.Args, proc.Env))
 }
 
@@ -340,8 +343,45 @@ func (e *execFifo) wait() error {
 // listens.
 func (e *execFifo) fail(err error) {
 	if e.w >= 0 {
-		unix.Write(e.w, []byte(err.Error()))
+		unix.Write(e.w, []byte("E"+err.Error()))
 	}
+}
+
+// cpuBeforeExec tells start how much CPU time the container's cgroup has
+// accounted, right before the init executes the program: that is tabox's
+// init, and a judge counts only the program's.
+func (e *execFifo) cpuBeforeExec(cpu *os.File) {
+	if e.w < 0 || cpu == nil {
+		return
+	}
+	buf := make([]byte, 512)
+	n, _ := cpu.ReadAt(buf, 0)
+	var ns int64
+	if filepath.Base(cpu.Name()) == "cpu.stat" {
+		if us, ok := keyValues(string(buf[:n]))["usage_usec"]; ok {
+			ns = int64(us) * 1000
+		}
+	} else {
+		ns, _ = strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	}
+	unix.Write(e.w, []byte("C"+strconv.FormatInt(ns, 10)+"\n"))
+}
+
+// openCgroupCPU opens the file of the container's cgroup that counts its
+// CPU time, while the host's /sys/fs/cgroup is still in view.
+func openCgroupCPU(paths map[string]string) *os.File {
+	name := filepath.Join(paths["cpuacct"], "cpuacct.usage")
+	if paths["cpuacct"] == "" {
+		if paths[""] == "" || len(paths) > 1 {
+			return nil
+		}
+		name = filepath.Join(paths[""], "cpu.stat")
+	}
+	f, err := os.OpenFile(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 func keepParentDeathSignal(ppid int) error {

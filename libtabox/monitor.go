@@ -179,7 +179,7 @@ func keyValues(s string) map[string]uint64 {
 // enforcing limits from start (the wall clock starts when start released
 // the process), and returns the report. When a limit is hit, every
 // process of the container is killed.
-func (c *Container) Monitor(start time.Time, limits Limits) (*Report, error) {
+func (c *Container) Monitor(start time.Time, initCPU int64, limits Limits) (*Report, error) {
 	if c.init == nil {
 		return nil, errors.New("container was not created by this process")
 	}
@@ -191,6 +191,10 @@ func (c *Container) Monitor(start time.Time, limits Limits) (*Report, error) {
 		return nil, errors.New("a CPU time limit needs the container's cgroup (a rootless container has none unless it asks for limits)")
 	}
 	var usage *cgroupUsage
+	// The container's init, tabox's own Go code, ran in the cgroup before
+	// it executed the program: its CPU time, which it reported to start,
+	// is not the program's.
+	base := time.Duration(initCPU)
 	if m != nil {
 		usage = &cgroupUsage{m: m, v2: cgroups.IsCgroup2UnifiedMode()}
 		usage.resetPeak()
@@ -231,7 +235,7 @@ loop:
 		case <-wall:
 			kill("wall-time-limit")
 		case <-poll:
-			if t, err := usage.total(); err == nil && t > limits.CPUTime {
+			if t, err := usage.total(); err == nil && t-base > limits.CPUTime {
 				kill("cpu-time-limit")
 			}
 		}
@@ -259,7 +263,14 @@ loop:
 	}
 	if usage != nil {
 		if total, user, sys, err := usage.cpu(); err == nil {
-			r.CPUTime, r.UserTime, r.SystemTime = total.Seconds(), user.Seconds(), sys.Seconds()
+			// The init's share is taken from user and system time in
+			// proportion: the kernel splits them by sampling anyway.
+			prog := max(total-base, 0)
+			r.CPUTime = prog.Seconds()
+			if user+sys > 0 {
+				r.UserTime = (time.Duration(float64(prog) * float64(user) / float64(user+sys))).Seconds()
+				r.SystemTime = r.CPUTime - r.UserTime
+			}
 		}
 		if p := usage.peakMemory(); p > 0 {
 			r.PeakMemory = p

@@ -64,6 +64,9 @@ type savedState struct {
 	// Started is set once start released the init, at StartedAt.
 	Started   bool      `json:"started,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitempty"`
+	// InitCPU is the CPU time (ns) the init used before it executed the
+	// process: tabox's, not the process's.
+	InitCPU int64 `json:"initCPU,omitempty"`
 	// CgroupPaths are the container's cgroup directories, by controller
 	// (v1) or under "" (v2), as created.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
