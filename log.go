@@ -74,11 +74,14 @@ func (l *logger) Warnf(format string, args ...any) {
 }
 
 // fatal prints err once, on one line, to stderr and the log, and exits 1.
-func fatal(err error) {
+func fatal(err error) { fatalCode(err, 1) }
+
+// fatalCode is fatal with another exit code.
+func fatalCode(err error, code int) {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	log.write("error", msg)
 	if log.w != os.Stderr {
 		fmt.Fprintln(os.Stderr, "tabox: "+msg)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }

@@ -73,6 +73,7 @@ func newApp() *cli.App {
 			updateCommand,
 			execCommand,
 			featuresCommand,
+			sandboxCommand,
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

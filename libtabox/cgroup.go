@@ -156,13 +156,14 @@ func setLimits(m cgroups.Manager, c *Cgroup) error {
 	if c.Resources == nil {
 		return nil
 	}
-	res := c.Resources
+	r := *c.Resources
 	v1 := !cgroups.IsCgroup2UnifiedMode()
-	if v1 {
-		r := *res
-		r.SkipDevices = true
-		res = &r
-	}
+	r.SkipDevices = v1
+	// The pids limit is the init's to write, just before it executes the
+	// program: until then the init is a Go program whose threads count as
+	// tasks, and a limit of one or two would leave it unable to run.
+	r.PidsLimit = nil
+	res := &r
 	if err := m.Set(res); err != nil {
 		return fmt.Errorf("set limits: %w", err)
 	}
@@ -314,4 +315,25 @@ func checkControllersV2(r *cgroups.Resources) error {
 		return errors.New("linux.resources.network: net_cls and net_prio do not exist in cgroup v2")
 	}
 	return nil
+}
+
+// openPidsMax opens the container's pids.max for the init, which writes
+// the limit just before it executes the program.
+func openPidsMax(paths map[string]string) (*os.File, error) {
+	dir := paths["pids"]
+	if dir == "" {
+		dir = paths[""]
+	}
+	if dir == "" {
+		return nil, errors.New("linux.resources.pids: the pids cgroup controller is not available on this host")
+	}
+	return os.OpenFile(filepath.Join(dir, "pids.max"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+}
+
+// pidsMaxValue is what pids.max takes for a limit: "max" for none.
+func pidsMaxValue(limit int64) string {
+	if limit <= 0 {
+		return "max"
+	}
+	return strconv.FormatInt(limit, 10)
 }

@@ -98,6 +98,12 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 		return err
 	}
 	cpuFile := openCgroupCPU(ic.CgroupPaths)
+	var pidsMax *os.File
+	if cg := cfg.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
+		if pidsMax, err = openPidsMax(ic.CgroupPaths); err != nil {
+			return step("pids limit", err)
+		}
+	}
 
 	if err := step("time namespace", enterTimeNS(ic)); err != nil {
 		return err
@@ -224,6 +230,13 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if ic.Seccomp != nil && proc.NoNewPrivileges {
 		if _, err := loadSeccomp(ic.Seccomp); err != nil {
 			return step("seccomp", err)
+		}
+	}
+	if pidsMax != nil {
+		// Last: from here the Go runtime needs no new thread, and after
+		// exec only the program's tasks count.
+		if _, err := pidsMax.WriteString(pidsMaxValue(*cfg.Cgroup.Resources.PidsLimit)); err != nil {
+			return step("pids limit", err)
 		}
 	}
 	fifo.cpuBeforeExec(cpuFile)
