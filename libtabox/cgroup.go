@@ -159,10 +159,14 @@ func setLimits(m cgroups.Manager, c *Cgroup) error {
 	r := *c.Resources
 	v1 := !cgroups.IsCgroup2UnifiedMode()
 	r.SkipDevices = v1
-	// The pids limit is the init's to write, just before it executes the
-	// program: until then the init is a Go program whose threads count as
-	// tasks, and a limit of one or two would leave it unable to run.
-	r.PidsLimit = nil
+	// Until it executes the program the init is a Go program, whose
+	// threads count as tasks: a limit below initThreads would leave it
+	// unable to run. Such a limit is set to initThreads here, and to its
+	// value by the init just before exec (it writes every pids limit then).
+	if l := r.PidsLimit; l != nil && *l > 0 && *l < initThreads {
+		n := int64(initThreads)
+		r.PidsLimit = &n
+	}
 	res := &r
 	if err := m.Set(res); err != nil {
 		return fmt.Errorf("set limits: %w", err)
@@ -316,6 +320,9 @@ func checkControllersV2(r *cgroups.Resources) error {
 	}
 	return nil
 }
+
+// initThreads bounds the threads of tabox's init.
+const initThreads = 64
 
 // openPidsMax opens the container's pids.max for the init, which writes
 // the limit just before it executes the program.
