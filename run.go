@@ -120,11 +120,12 @@ func waitOrMonitor(c *cli.Context, ctr *libtabox.Container) (int, error) {
 	if limits == (libtabox.Limits{}) && c.String("report") == "" && c.String("meta") == "" {
 		return ctr.Wait()
 	}
-	started := time.Now()
+	started, initCPU := time.Now(), int64(0)
 	if st, err := libtabox.Load(c.String("root"), ctr.ID()); err == nil && !st.StartedAt().IsZero() {
 		started = st.StartedAt()
+		initCPU = st.InitCPU()
 	}
-	r, err := ctr.Monitor(started, limits)
+	r, err := ctr.Monitor(started, initCPU, limits)
 	if err != nil {
 		return -1, err
 	}
