@@ -1,10 +1,8 @@
 package libtabox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -12,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -397,12 +394,3 @@ func waitStatus(ws syscall.WaitStatus) int {
 	}
 	return ws.ExitStatus()
 }
-
-// readAll drains r for a hook's output, bounded.
-func readAll(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
-	return strings.TrimSpace(string(b))
-}
-
-var _ = json.Marshal
-var _ = time.Second
