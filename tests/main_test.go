@@ -93,7 +93,7 @@ func setup() error {
 		overridden = true
 	} else {
 		runtimeBin = filepath.Join(workDir, "tabox")
-		if err := goBuild(nil, "-o", runtimeBin, "github.com/tabox/tabox"); err != nil {
+		if err := goBuild(nil, "-tags", "urfave_cli_no_docs", "-o", runtimeBin, "github.com/tabox/tabox"); err != nil {
 			return fmt.Errorf("build tabox (set TABOX_TEST_RUNTIME to test another runtime): %w", err)
 		}
 	}
