@@ -125,6 +125,9 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	defer func() {
 		if retErr != nil {
 			p.kill()
+			if !cfg.HasNamespace(NEWNS) {
+				unmountUnder(cfg.Rootfs)
+			}
 			if cg != nil {
 				killCgroup(cg)
 				destroyCgroup(cg)
@@ -622,6 +625,13 @@ func (c *Container) destroy(dir *stateDir, st Status, warnf func(string, ...any)
 			return err
 		}
 		removeParents(c.state.CgroupParents)
+	}
+	// Without a mount namespace, the container's mounts were made in the
+	// runtime's: they go with it.
+	if cfg := &c.state.Config; cfg.Rootfs != "" && !cfg.HasNamespace(NEWNS) {
+		if err := unmountUnder(cfg.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := dir.remove(); err != nil {
 		return err

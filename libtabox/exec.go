@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
@@ -97,6 +98,9 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		}
 	}
 	ic := &initConfig{Config: &cfg, Seccomp: prog, PreserveFds: opts.PreserveFds, Exec: true}
+	if !s.Config.HasNamespace(NEWNS) {
+		ic.ChrootPid = s.InitPid
+	}
 	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		PreserveFds: opts.PreserveFds, Console: opts.Console})
 	if err != nil {
@@ -169,6 +173,11 @@ func runExec(p *syncPipe, ic *initConfig) error {
 	}
 	if err := step("rlimits", resetNofileCache(proc)); err != nil {
 		return err
+	}
+	if ic.ChrootPid > 0 {
+		if err := step("root", chrootRoot("/proc/"+strconv.Itoa(ic.ChrootPid)+"/root")); err != nil {
+			return err
+		}
 	}
 	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
 		return err

@@ -151,9 +151,12 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("createContainer hooks", runHooks("createContainer", cfg.Hooks.CreateContainer, containerPid(state))); err != nil {
 		return err
 	}
-	if cfg.NoPivot {
+	switch {
+	case !cfg.HasNamespace(NEWNS):
+		err = chrootRoot(cfg.Rootfs)
+	case cfg.NoPivot:
 		err = moveRoot(cfg.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(cfg.Rootfs)
 	}
 	if err := step("pivot_root", err); err != nil {

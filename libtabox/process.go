@@ -57,6 +57,9 @@ type initConfig struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Exec says this is the init of tabox exec, not of a container.
 	Exec bool `json:"exec,omitempty"`
+	// ChrootPid, for an exec into a container without a mount namespace
+	// of its own, is its init, whose root the process takes.
+	ChrootPid int `json:"chrootPid,omitempty"`
 	// ConsoleFd is the init's fd of the console socket, or 0.
 	ConsoleFd int `json:"consoleFd,omitempty"`
 	// SelfOOMScoreAdj has the init set its own oom_score_adj: an

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -35,18 +36,23 @@ type rootfs struct {
 // prepareRootfs isolates the mount namespace from the host's and binds the
 // rootfs onto itself, so that it is a mount point pivot_root accepts.
 func prepareRootfs(cfg *Config, ic *initConfig) (*rootfs, error) {
-	prop := cfg.RootPropagation
-	if prop == 0 {
-		prop = unix.MS_SLAVE | unix.MS_REC
-	}
-	if err := mount("", "/", "", prop, ""); err != nil {
-		return nil, fmt.Errorf("set rootfs propagation: %w", err)
-	}
-	if err := makeParentPrivate(cfg.Rootfs); err != nil {
-		return nil, err
-	}
-	if err := mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return nil, fmt.Errorf("bind rootfs: %w", err)
+	// Without a mount namespace of its own the container shares the
+	// runtime's: the host's root must not be touched, only mounts under
+	// the rootfs made (and delete unmounts them).
+	if cfg.HasNamespace(NEWNS) {
+		prop := cfg.RootPropagation
+		if prop == 0 {
+			prop = unix.MS_SLAVE | unix.MS_REC
+		}
+		if err := mount("", "/", "", prop, ""); err != nil {
+			return nil, fmt.Errorf("set rootfs propagation: %w", err)
+		}
+		if err := makeParentPrivate(cfg.Rootfs); err != nil {
+			return nil, err
+		}
+		if err := mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return nil, fmt.Errorf("bind rootfs: %w", err)
+		}
 	}
 	fd, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -566,6 +572,44 @@ func moveRoot(rootfs string) error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// chrootRoot enters the rootfs of a container without a mount namespace of
+// its own: pivot_root and MS_MOVE would change the host's root.
+func chrootRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// unmountUnder unmounts every mount below dir (a container's rootfs when
+// it had no mount namespace of its own), deepest first.
+func unmountUnder(dir string) error {
+	dir = filepath.Clean(dir)
+	if dir == "/" || !filepath.IsAbs(dir) {
+		return fmt.Errorf("refusing to unmount under %q", dir)
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var under []string
+	for _, m := range mounts {
+		if strings.HasPrefix(m.Mountpoint, dir+"/") {
+			under = append(under, m.Mountpoint)
+		}
+	}
+	sort.Slice(under, func(i, j int) bool { return len(under[i]) > len(under[j]) })
+	for _, mp := range under {
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmount %s: %w", mp, err)
+		}
 	}
 	return nil
 }

@@ -42,9 +42,6 @@ func convertNamespaces(c *libtabox.Config, l *specs.Linux, opts Opts) error {
 		}
 		c.Namespaces = append(c.Namespaces, libtabox.Namespace{Type: t, Path: ns.Path})
 	}
-	if !c.HasNamespace(libtabox.NEWNS) {
-		return errors.New("linux.namespaces: a mount namespace is required")
-	}
 
 	userPath, hasUser := c.NamespacePath(libtabox.NEWUSER)
 	newUser := hasUser && userPath == ""

@@ -38,8 +38,20 @@ func TestConvertNamespaces(t *testing.T) {
 					t.Errorf("network namespace = %q, %v", p, ok)
 				}
 			}},
-		{name: "no linux", mod: func(s *specs.Spec) { s.Linux = nil }, wantErr: "a mount namespace is required"},
-		{name: "no mount namespace", mod: nsList(specs.LinuxNamespace{Type: specs.PIDNamespace}), wantErr: "linux.namespaces: a mount namespace is required"},
+		{name: "no linux", mod: func(s *specs.Spec) { s.Linux = nil }, check: func(t *testing.T, c *libtabox.Config) {
+			if len(c.Namespaces) != 0 {
+				t.Errorf("namespaces %v, want none", c.Namespaces)
+			}
+		}},
+		{name: "no mount namespace", mod: nsList(specs.LinuxNamespace{Type: specs.PIDNamespace}), check: func(t *testing.T, c *libtabox.Config) {
+			if c.HasNamespace(libtabox.NEWNS) {
+				t.Errorf("namespaces %v: a mount namespace appeared", c.Namespaces)
+			}
+		}},
+		{name: "no mount namespace, readonly root", mod: func(s *specs.Spec) {
+			nsList(specs.LinuxNamespace{Type: specs.PIDNamespace})(s)
+			s.Root.Readonly = true
+		}, wantErr: "root.readonly needs a mount namespace"},
 		{name: "unknown", mod: nsList(mnt, specs.LinuxNamespace{Type: "foo"}), wantErr: `linux.namespaces[1]: unknown namespace type "foo"`},
 		{name: "duplicate", mod: nsList(mnt, specs.LinuxNamespace{Type: specs.PIDNamespace}, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: "/proc/1/ns/pid"}),
 			wantErr: `linux.namespaces[2]: duplicate namespace type "pid"`},

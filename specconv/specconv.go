@@ -157,6 +157,16 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 	if c.Limits, err = convertLimits(spec.Annotations); err != nil {
 		return nil, err
 	}
+	// Without a mount namespace the container's mounts are made in the
+	// runtime's: nothing that would change the host's own root may run.
+	if !c.HasNamespace(libtabox.NEWNS) {
+		if c.Readonly {
+			return nil, errors.New("root.readonly needs a mount namespace (linux.namespaces has none)")
+		}
+		if c.RootPropagation != 0 {
+			return nil, errors.New("linux.rootfsPropagation needs a mount namespace (linux.namespaces has none)")
+		}
+	}
 	return c, nil
 }
 

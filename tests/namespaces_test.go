@@ -289,3 +289,52 @@ func TestTimeNamespace(t *testing.T) {
 		t.Errorf("exec'd process time namespace %q, want the container's %q", l[min(1, len(l)-1)], ctrNS)
 	}
 }
+
+// TestNoMountNamespace: a container without a mount namespace of its own
+// shares the runtime's; it still sees its rootfs as /, exec'd processes
+// too, and delete unmounts what was mounted for it on the host.
+func TestNoMountNamespace(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.MountNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		s.Root.Readonly = false
+		s.Process.Args = []string{"testinit", "sleep", "120"}
+	})
+	id, pid := func() (string, int) {
+		id, _ := createContainer(t, bundle)
+		mustTabox(t, "start", id)
+		return id, state(t, id).Pid
+	}()
+	host, _ := os.Readlink("/proc/self/ns/mnt")
+	if ctr, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ctr != host {
+		t.Errorf("container mount namespace %q, want the runtime's %q", ctr, host)
+	}
+	if !mountedUnder(bundle) {
+		t.Errorf("no mount of the container under %s on the host while it runs", bundle)
+	}
+	out := mustTabox(t, "exec", id, "testinit", "ls", "/bin")
+	if !strings.Contains(out, "testinit") {
+		t.Errorf("exec'd process does not see the container's rootfs as /: %q", out)
+	}
+	deleteContainer(t, id, true)
+	if mountedUnder(bundle) {
+		t.Errorf("mounts under %s left on the host after delete", bundle)
+	}
+}
+
+// mountedUnder reports whether the host has a mount below dir.
+func mountedUnder(dir string) bool {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			return true
+		}
+	}
+	return false
+}
