@@ -4,18 +4,17 @@
 package tests
 
 import (
-	"bytes"
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/tests/internal/testenv"
 )
 
 var (
@@ -108,65 +107,24 @@ func setup() error {
 }
 
 func goBuild(env []string, args ...string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, append([]string{"build"}, args...)...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out.String())
-	}
-	return nil
+	return testenv.GoBuild(repoRoot, env, args...)
 }
 
 // makeBaseRootfs lays out a minimal rootfs: busybox and its applets,
 // testinit, the usual empty mount points and an /etc with users 0 and 1000.
 func makeBaseRootfs(dir, testinit string) error {
-	const busybox = "/bin/busybox"
-	f, err := elf.Open(busybox)
+	err := testenv.Rootfs{
+		Applets: busyboxApplets,
+		Bins:    map[string]string{"testinit": testinit},
+		Dirs:    []string{"root", "home/user", "mnt", "var/run"},
+		Files: map[string]string{
+			"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+			"etc/group":    "root:x:0:\ntty:x:5:\nusers:x:100:\nuser:x:1000:\nnogroup:x:65534:\n",
+			"etc/hostname": "rootfs\n",
+		},
+	}.Make(dir)
 	if err != nil {
-		return fmt.Errorf("%s is missing or unreadable (install Debian's busybox-static: apt-get install busybox-static): %w", busybox, err)
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			f.Close()
-			return fmt.Errorf("%s is dynamically linked; the test rootfs has no libc (install Debian's busybox-static, not busybox)", busybox)
-		}
-	}
-	f.Close()
-
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root", "home/user", "mnt", "var/run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
 		return err
-	}
-	if err := copyFile(busybox, filepath.Join(dir, "bin/busybox"), 0o755); err != nil {
-		return err
-	}
-	if err := copyFile(testinit, filepath.Join(dir, "bin/testinit"), 0o755); err != nil {
-		return err
-	}
-	for _, a := range busyboxApplets {
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
-			return err
-		}
-	}
-	files := map[string]string{
-		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-		"etc/group":    "root:x:0:\ntty:x:5:\nusers:x:100:\nuser:x:1000:\nnogroup:x:65534:\n",
-		"etc/hostname": "rootfs\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
 	}
 	return os.Chown(filepath.Join(dir, "home/user"), 1000, 1000)
 }

@@ -15,18 +15,17 @@
 package security
 
 import (
-	"bytes"
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/tests/internal/testenv"
 )
 
 var (
@@ -133,57 +132,16 @@ func setup() error {
 }
 
 func goBuild(env []string, args ...string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, append([]string{"build"}, args...)...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out.String())
-	}
-	return nil
+	return testenv.GoBuild(repoRoot, env, args...)
 }
 
 // makeRootfs lays out a minimal rootfs: Debian's busybox-static with a few
 // applets, the attacker, the usual mount points and an /etc.
 func makeRootfs(dir, attacker string) error {
-	const busybox = "/bin/busybox"
-	f, err := elf.Open(busybox)
-	if err != nil {
-		return fmt.Errorf("%s: %w (apt-get install busybox-static)", busybox, err)
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			f.Close()
-			return fmt.Errorf("%s is dynamically linked (install busybox-static)", busybox)
-		}
-	}
-	f.Close()
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	for src, dst := range map[string]string{busybox: "bin/busybox", attacker: "bin/attacker"} {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o755); err != nil {
-			return err
-		}
-	}
-	for _, a := range []string{"sh", "true", "sleep", "cat", "ls"} {
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	return testenv.Rootfs{
+		Applets: []string{"sh", "true", "sleep", "cat", "ls"},
+		Bins:    map[string]string{"attacker": attacker},
+		Dirs:    []string{"root", "mnt"},
+		Files:   map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"},
+	}.Make(dir)
 }
