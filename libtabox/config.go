@@ -74,6 +74,9 @@ type Config struct {
 	Domainname string `json:"domainname,omitempty"`
 	// Sysctl values are written under /proc/sys after pivot_root.
 	Sysctl map[string]string `json:"sysctl,omitempty"`
+	// Personality, when set, is the execution domain of the container's
+	// processes (personality(2)): PER_LINUX or PER_LINUX32.
+	Personality *uint32 `json:"personality,omitempty"`
 	// OOMScoreAdj, when set, is written to the init's oom_score_adj.
 	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
 
@@ -223,6 +226,43 @@ type Process struct {
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS before exec.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Scheduler, when set, is the process's scheduling policy.
+	Scheduler *Scheduler `json:"scheduler,omitempty"`
+	// IOPriority, when set, is the process's I/O priority.
+	IOPriority *IOPriority `json:"ioPriority,omitempty"`
+	// ExecCPUAffinity applies to processes of tabox exec only (not to the
+	// init, as the runtime-spec says).
+	ExecCPUAffinity *CPUAffinity `json:"execCPUAffinity,omitempty"`
+}
+
+// Scheduler is a sched_setattr(2) request.
+type Scheduler struct {
+	// Policy is a SCHED_* number.
+	Policy   uint32 `json:"policy"`
+	Nice     int32  `json:"nice,omitempty"`
+	Priority uint32 `json:"priority,omitempty"`
+	// Flags are SCHED_FLAG_* bits.
+	Flags uint64 `json:"flags,omitempty"`
+	// Runtime, Deadline and Period are nanoseconds, for SCHED_DEADLINE.
+	Runtime  uint64 `json:"runtime,omitempty"`
+	Deadline uint64 `json:"deadline,omitempty"`
+	Period   uint64 `json:"period,omitempty"`
+}
+
+// IOPriority is an ioprio_set(2) class and level.
+type IOPriority struct {
+	// Class is IOPRIO_CLASS_RT (1), _BE (2) or _IDLE (3).
+	Class int `json:"class"`
+	// Priority is the level within the class, 0 (highest) to 7.
+	Priority int `json:"priority"`
+}
+
+// CPUAffinity is the CPU sets of an exec'd process: Initial while tabox
+// moves it into the container's cgroup, Final from then on. Nil sets are
+// left to the kernel.
+type CPUAffinity struct {
+	Initial []int `json:"initial,omitempty"`
+	Final   []int `json:"final,omitempty"`
 }
 
 // Rlimit is one resource limit.

@@ -101,6 +101,9 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if !s.Config.HasNamespace(NEWNS) {
 		ic.ChrootPid = s.InitPid
 	}
+	if a := proc.ExecCPUAffinity; a != nil {
+		ic.initialCPUs = a.Initial
+	}
 	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		PreserveFds: opts.PreserveFds, Console: opts.Console})
 	if err != nil {
@@ -174,6 +177,12 @@ func runExec(p *syncPipe, ic *initConfig) error {
 	if err := step("rlimits", resetNofileCache(proc)); err != nil {
 		return err
 	}
+	// The cgroup is joined: from here the final set sticks.
+	if a := proc.ExecCPUAffinity; a != nil && a.Final != nil {
+		if err := step("cpu affinity", setAffinity(0, a.Final)); err != nil {
+			return err
+		}
+	}
 	if ic.ChrootPid > 0 {
 		if err := step("root", chrootRoot("/proc/"+strconv.Itoa(ic.ChrootPid)+"/root")); err != nil {
 			return err
@@ -186,6 +195,9 @@ func runExec(p *syncPipe, ic *initConfig) error {
 		if err := step("terminal", setupTerminal(proc, ic.ConsoleFd)); err != nil {
 			return err
 		}
+	}
+	if err := setProcessAttrs(ic.Config.Personality, proc); err != nil {
+		return err
 	}
 	if err := becomeProcess(proc, ic.Seccomp, nil); err != nil {
 		return err

@@ -195,6 +195,9 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("cwd", enterCwd(proc.Cwd)); err != nil {
 		return err
 	}
+	if err := setProcessAttrs(cfg.Personality, proc); err != nil {
+		return err
+	}
 	// A change of credentials clears the parent-death signal; until the
 	// state is saved, the init must still die with tabox create.
 	if err := becomeProcess(proc, ic.Seccomp, func() error { return keepParentDeathSignal(ppid) }); err != nil {

@@ -40,6 +40,9 @@ type initConfig struct {
 	Config *Config `json:"config"`
 	// Seccomp is the filter compiled by the parent; the init only loads it.
 	Seccomp *SeccompProgram `json:"seccomp,omitempty"`
+	// initialCPUs is the CPU set the init starts on (exec only); the
+	// forking thread applies it, so it is never sent.
+	initialCPUs []int
 
 	// Runtime options of this create.
 	FifoPath     string `json:"fifoPath"`
@@ -277,7 +280,7 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		cmd.SysProcAttr.Pdeathsig = 0
 	}
 	p := &initProcess{cmd: cmd, sync: newSyncPipe(parentSock), release: make(chan struct{})}
-	if err := p.start(plan.pidNS); err != nil {
+	if err := p.start(plan.pidNS, ic.initialCPUs); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	return p, nil
@@ -302,20 +305,29 @@ func setInitCredential(attr *syscall.SysProcAttr, cfg *Config) {
 }
 
 // start forks the init. The init's parent-death signal fires when the
-// thread that forked it exits, so that thread stays until release.
-func (p *initProcess) start(pidNS *os.File) error {
-	if pidNS == nil {
+// thread that forked it exits, so that thread stays until release. A
+// joined PID namespace or an initial CPU set is a property of the forking
+// thread, which the init inherits: that thread is then one of its own.
+func (p *initProcess) start(pidNS *os.File, cpus []int) error {
+	if pidNS == nil && cpus == nil {
 		return p.cmd.Start()
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// This thread enters another PID namespace for its children and
-		// must never run other goroutines again: it stays locked, and
-		// exits with this goroutine.
+		// This thread must never run other goroutines again: it stays
+		// locked, and exits with this goroutine.
 		runtime.LockOSThread()
-		if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
-			errc <- fmt.Errorf("join pid namespace: %w", err)
-			return
+		if pidNS != nil {
+			if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
+				errc <- fmt.Errorf("join pid namespace: %w", err)
+				return
+			}
+		}
+		if cpus != nil {
+			if err := setAffinity(0, cpus); err != nil {
+				errc <- fmt.Errorf("initial cpu affinity: %w", err)
+				return
+			}
 		}
 		errc <- p.cmd.Start()
 		<-p.release

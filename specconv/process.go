@@ -103,6 +103,15 @@ func convertProcess(p *specs.Process) (*libtabox.Process, error) {
 	if proc.Capabilities, err = convertCapabilities(p.Capabilities); err != nil {
 		return nil, err
 	}
+	if proc.Scheduler, err = convertScheduler(p.Scheduler); err != nil {
+		return nil, err
+	}
+	if proc.IOPriority, err = convertIOPriority(p.IOPriority); err != nil {
+		return nil, err
+	}
+	if proc.ExecCPUAffinity, err = convertCPUAffinity(p.ExecCPUAffinity); err != nil {
+		return nil, err
+	}
 	return proc, nil
 }
 
@@ -121,18 +130,6 @@ func checkProcessUnsupported(p *specs.Process) error {
 	}
 	if p.SelinuxLabel != "" {
 		return fmt.Errorf("process.selinuxLabel: %w", selinuxError())
-	}
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"process.ioPriority", p.IOPriority != nil},
-		{"process.scheduler", p.Scheduler != nil},
-		{"process.execCPUAffinity", p.ExecCPUAffinity != nil},
-	} {
-		if f.set {
-			return fmt.Errorf("%s is not supported yet", f.name)
-		}
 	}
 	return nil
 }

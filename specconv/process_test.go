@@ -56,9 +56,6 @@ func TestConvertProcess(t *testing.T) {
 		{name: "umask too big", mod: proc(func(p *specs.Process) { p.User.Umask = ptr(uint32(0o1777)) }), wantErr: "process.user.umask"},
 		{name: "username", mod: proc(func(p *specs.Process) { p.User.Username = "root" }), wantErr: "process.user.username is not supported on Linux"},
 		{name: "commandLine", mod: proc(func(p *specs.Process) { p.CommandLine = "cmd" }), wantErr: "process.commandLine is not supported on Linux"},
-		{name: "ioPriority", mod: proc(func(p *specs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE} }), wantErr: "process.ioPriority is not supported yet"},
-		{name: "scheduler", mod: proc(func(p *specs.Process) { p.Scheduler = &specs.Scheduler{Policy: specs.SchedOther} }), wantErr: "process.scheduler is not supported yet"},
-		{name: "execCPUAffinity", mod: proc(func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0"} }), wantErr: "process.execCPUAffinity is not supported yet"},
 		{name: "oomScoreAdj", mod: proc(func(p *specs.Process) { p.OOMScoreAdj = ptr(-1000) }), check: func(t *testing.T, c *libtabox.Config) {
 			if c.OOMScoreAdj == nil || *c.OOMScoreAdj != -1000 {
 				t.Errorf("OOMScoreAdj = %v", c.OOMScoreAdj)

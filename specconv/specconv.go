@@ -127,6 +127,9 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 		}
 		c.OOMScoreAdj = &v
 	}
+	if c.Personality, err = convertPersonality(linux.Personality); err != nil {
+		return nil, err
+	}
 	if c.RootPropagation, err = convertPropagation(linux.RootfsPropagation); err != nil {
 		return nil, err
 	}
@@ -226,7 +229,6 @@ func checkLinuxUnsupported(l *specs.Linux) error {
 		set  bool
 	}{
 		{"linux.intelRdt", l.IntelRdt != nil},
-		{"linux.personality", l.Personality != nil},
 		{"linux.memoryPolicy", l.MemoryPolicy != nil},
 		{"linux.netDevices", len(l.NetDevices) > 0},
 	} {

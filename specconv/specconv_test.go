@@ -85,7 +85,6 @@ func TestConvertUnsupportedSections(t *testing.T) {
 		{name: "zos", mod: func(s *specs.Spec) { s.ZOS = &specs.ZOS{} }, wantErr: "zos is not supported"},
 		{name: "freebsd", mod: func(s *specs.Spec) { s.FreeBSD = &specs.FreeBSD{} }, wantErr: "freebsd is not supported"},
 		{name: "intelRdt", mod: func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, wantErr: "linux.intelRdt is not supported"},
-		{name: "personality", mod: func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} }, wantErr: "linux.personality is not supported"},
 		{name: "memoryPolicy", mod: func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{} }, wantErr: "linux.memoryPolicy is not supported"},
 		{name: "netDevices", mod: func(s *specs.Spec) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth0": {}}
