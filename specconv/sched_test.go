@@ -45,13 +45,17 @@ func TestConvertProcessAttrs(t *testing.T) {
 		{name: "scheduler other priority", mod: sched(specs.Scheduler{Policy: specs.SchedOther, Priority: 3}), wantErr: "SCHED_OTHER needs 0"},
 		{name: "scheduler deadline fields", mod: sched(specs.Scheduler{Policy: specs.SchedOther, Runtime: 1}), wantErr: "are for SCHED_DEADLINE"},
 		{name: "scheduler flag", mod: sched(specs.Scheduler{Policy: specs.SchedOther, Flags: []specs.LinuxSchedulerFlag{"SCHED_FLAG_X"}}), wantErr: `flags[0] "SCHED_FLAG_X"`},
-		{name: "ioPriority", mod: proc(func(p *specs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE, Priority: 7} }), check: func(t *testing.T, c *libtabox.Config) {
+		{name: "ioPriority", mod: proc(func(p *specs.Process) {
+			p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE, Priority: 7}
+		}), check: func(t *testing.T, c *libtabox.Config) {
 			if p := c.Process.IOPriority; p == nil || *p != (libtabox.IOPriority{Class: 3, Priority: 7}) {
 				t.Errorf("IOPriority = %+v", p)
 			}
 		}},
 		{name: "ioPriority class", mod: proc(func(p *specs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: "IOPRIO_CLASS_NONE"} }), wantErr: `process.ioPriority.class "IOPRIO_CLASS_NONE"`},
-		{name: "ioPriority level", mod: proc(func(p *specs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8} }), wantErr: "process.ioPriority.priority 8"},
+		{name: "ioPriority level", mod: proc(func(p *specs.Process) {
+			p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8}
+		}), wantErr: "process.ioPriority.priority 8"},
 		{name: "execCPUAffinity", mod: proc(func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0-2,1,5", Final: "1"} }), check: func(t *testing.T, c *libtabox.Config) {
 			want := &libtabox.CPUAffinity{Initial: []int{0, 1, 2, 5}, Final: []int{1}}
 			if !reflect.DeepEqual(c.Process.ExecCPUAffinity, want) {
