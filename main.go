@@ -89,13 +89,14 @@ func versionText() string {
 		version, commit, specVersion(), libtabox.SeccompVersion())
 }
 
-// defaultRoot is /run/tabox for root, $XDG_RUNTIME_DIR/tabox for others.
+// defaultRoot is /run/tabox for root, $XDG_RUNTIME_DIR/tabox for others
+// (and for root of a user's user namespace, as rootless podman runs it).
 func defaultRoot() string {
+	if libtabox.UseXDGRuntimeDir() {
+		return filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "tabox")
+	}
 	if os.Geteuid() == 0 {
 		return "/run/tabox"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "tabox")
 	}
 	return filepath.Join(os.TempDir(), "tabox-"+strconv.Itoa(os.Geteuid()))
 }

@@ -44,7 +44,8 @@ func loadConfig(bundle, id string, noPivot bool) (*libtabox.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return specconv.Convert(spec, specconv.Opts{Bundle: abs, ID: id, NoPivot: noPivot, Rootless: os.Geteuid() != 0})
+	return specconv.Convert(spec, specconv.Opts{Bundle: abs, ID: id, NoPivot: noPivot,
+		Rootless: os.Geteuid() != 0 || libtabox.InUserNS(), InUserNS: libtabox.InUserNS()})
 }
 
 // checkPreservedFds makes sure fds 3 … 3+n-1 were really passed: tabox

@@ -444,19 +444,9 @@ func releaseFifo(path string, s *savedState) error {
 				continue
 			}
 			if r == 0 && released {
-				// Every writer is gone: the init exec'd or died. After
-				// the first byte: "C<ns>\n", the init's CPU time, then
-				// exec; or "E<error>".
-				msg := got[1:]
-				if len(msg) > 0 && msg[0] == 'C' {
-					line, rest, _ := strings.Cut(string(msg[1:]), "\n")
-					s.InitCPU, _ = strconv.ParseInt(line, 10, 64)
-					msg = []byte(rest)
-				}
-				if len(msg) > 0 {
-					return fmt.Errorf("container init: %s", strings.TrimPrefix(string(msg), "E"))
-				}
-				return nil
+				// Every writer is gone: the init exec'd or died.
+				s.InitCPU, err = parseFifoMessage(got)
+				return err
 			}
 			if fds[0].Revents&unix.POLLHUP != 0 {
 				return errors.New("container init exited before it could start the process")
@@ -466,6 +456,25 @@ func releaseFifo(path string, s *savedState) error {
 			return errors.New("container init exited before it could start the process")
 		}
 	}
+}
+
+// parseFifoMessage reads what the init wrote to the exec fifo: one byte
+// when it opened it, then "C<ns>\n", its CPU time in nanoseconds, just
+// before exec; or "E<error>" when a step after start failed.
+func parseFifoMessage(got []byte) (initCPU int64, err error) {
+	if len(got) == 0 {
+		return 0, errors.New("container init exited before it could start the process")
+	}
+	msg := got[1:]
+	if len(msg) > 0 && msg[0] == 'C' {
+		line, rest, _ := strings.Cut(string(msg[1:]), "\n")
+		initCPU, _ = strconv.ParseInt(line, 10, 64)
+		msg = []byte(rest)
+	}
+	if len(msg) > 0 {
+		return initCPU, fmt.Errorf("container init: %s", strings.TrimPrefix(string(msg), "E"))
+	}
+	return initCPU, nil
 }
 
 // Signal sends sig to the container's init, or with all to every process

@@ -545,7 +545,7 @@ func lookPath(proc *Process) (string, error) {
 			return cand, nil
 		}
 	}
-	return "", fmt.Errorf("executable file %q not found in $PATH (%s)", name, path)
+	return "", fmt.Errorf("%q: executable file not found in $PATH (%s)", name, path)
 }
 
 func checkExecutable(path string) error {

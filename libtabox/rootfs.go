@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
@@ -64,7 +65,7 @@ func prepareRootfs(cfg *Config, ic *initConfig) (*rootfs, error) {
 		return nil, err
 	}
 	_, userns := cfg.NamespacePath(NEWUSER)
-	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || inUserNS(),
+	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || InUserNS(),
 		cgroupns: cfg.HasNamespace(NEWCGROUP), cgroupPaths: ic.CgroupPaths}, nil
 }
 
@@ -108,15 +109,39 @@ func openDevNull() (*os.File, error) {
 	return f, nil
 }
 
-// inUserNS reports whether tabox itself runs in a non-initial user
-// namespace (rootless), where mknod is not allowed.
-func inUserNS() bool {
-	data, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
+// InUserNS reports whether tabox itself runs in a non-initial user
+// namespace (rootless, even as its root), where mknod is not allowed and
+// the host's cgroups and /run are not its own.
+func InUserNS() bool {
+	inUserNSOnce.Do(func() {
+		data, err := os.ReadFile("/proc/self/uid_map")
+		if err != nil {
+			return
+		}
+		f := strings.Fields(string(data))
+		inUserNSValue = !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+	})
+	return inUserNSValue
+}
+
+var (
+	inUserNSOnce  sync.Once
+	inUserNSValue bool
+)
+
+// UseXDGRuntimeDir reports whether tabox's state and caches belong under
+// $XDG_RUNTIME_DIR rather than /run: for a user other than root, and for
+// root of a user namespace that a user made (rootless podman calls the
+// runtime so), unless that user calls itself root.
+func UseXDGRuntimeDir() bool {
+	if os.Getenv("XDG_RUNTIME_DIR") == "" {
 		return false
 	}
-	f := strings.Fields(string(data))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+	if os.Geteuid() != 0 {
+		return true
+	}
+	u, ok := os.LookupEnv("USER")
+	return InUserNS() && (!ok || u != "root")
 }
 
 // mkdirIn creates the directory path (and its parents) inside the rootfs

@@ -16,11 +16,11 @@ import (
 // container's own --root, which tools like containerd expect to hold only
 // containers.
 func seccompCacheDir() string {
+	if UseXDGRuntimeDir() {
+		return filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "tabox-cache")
+	}
 	if os.Geteuid() == 0 {
 		return "/run/tabox-cache"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "tabox-cache")
 	}
 	return ""
 }

@@ -60,7 +60,7 @@ func convertNamespaces(c *libtabox.Config, l *specs.Linux, opts Opts) error {
 			}
 		}
 	}
-	if opts.Rootless && !hasUser {
+	if opts.Rootless && !opts.InUserNS && !hasUser {
 		return errors.New("linux.namespaces: rootless containers need a user namespace")
 	}
 

@@ -68,6 +68,9 @@ func TestConvertNamespaces(t *testing.T) {
 		}, wantErr: "joining namespaces by path together with a new user namespace is not supported"},
 		{name: "rootless without user", opts: rootless, wantErr: "rootless containers need a user namespace"},
 		{name: "rootless with user", opts: rootless, mod: userNS},
+		// Root of a user namespace (rootless podman calls the runtime so)
+		// needs no user namespace of the container's own.
+		{name: "rootless in a user namespace", opts: func(o *Opts) { o.Rootless, o.InUserNS = true, true }},
 		{name: "rootless joined user", opts: rootless, mod: nsList(mnt, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})},
 	})
 }

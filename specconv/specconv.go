@@ -31,8 +31,12 @@ type Opts struct {
 	Bundle string
 	// NoPivot asks for MS_MOVE and chroot instead of pivot_root.
 	NoPivot bool
-	// Rootless says the runtime runs as a non-root user.
+	// Rootless says the runtime has no privileges over the host: it runs
+	// as a non-root user, or in a user namespace.
 	Rootless bool
+	// InUserNS says the runtime already runs in a user namespace, whose
+	// root may set a container up without one of its own.
+	InUserNS bool
 	// ID is the container's ID; it names the container's cgroup when
 	// linux.cgroupsPath is empty.
 	ID string
