@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -460,26 +462,39 @@ func setHostname(cfg *Config) error {
 	return nil
 }
 
-// writeSysctls writes each value under the container's /proc/sys, checking
-// that what it opened is a procfs file and not something mounted or linked
-// in its place.
+// writeSysctls writes through a private procfs instance, resolved without
+// following symlinks or crossing mounts: nothing the container's setup
+// mounted can redirect a write (CVE-2025-52881).
 func writeSysctls(sysctl map[string]string) error {
+	if len(sysctl) == 0 {
+		return nil
+	}
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
 	for key, value := range sysctl {
-		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		f, err := os.OpenFile(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+		if err := writeSysctl(proc, key, value); err != nil {
+			return err
 		}
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(int(f.Fd()), &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
-			f.Close()
-			return fmt.Errorf("%s: %s is not on procfs", key, path)
-		}
-		_, err = f.WriteString(value)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s = %q: %w", key, value, err)
-		}
+	}
+	return nil
+}
+
+func writeSysctl(proc *procfs.Handle, key, value string) error {
+	h, err := proc.OpenRoot("sys/" + strings.ReplaceAll(key, ".", "/"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("%s = %q: %w", key, value, err)
 	}
 	return nil
 }
