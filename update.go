@@ -44,7 +44,11 @@ var updateCommand = &cli.Command{
 		if err != nil {
 			return fmt.Errorf("update %q: %w", id, err)
 		}
-		res, err := specconv.Resources(r)
+		ctr, err := libtabox.Load(c.String("root"), id)
+		if err != nil {
+			return fmt.Errorf("update %q: %w", id, err)
+		}
+		res, err := specconv.Resources(r, ctr.Config())
 		if err != nil {
 			return fmt.Errorf("update %q: %w", id, err)
 		}

@@ -192,7 +192,7 @@ func runExec(p *syncPipe, ic *initConfig) error {
 		return err
 	}
 	if proc.Terminal && ic.ConsoleFd > 0 {
-		if err := step("terminal", setupTerminal(proc, ic.ConsoleFd)); err != nil {
+		if err := step("terminal", setupExecTerminal(proc, ic.ConsoleFd)); err != nil {
 			return err
 		}
 	}

@@ -26,14 +26,29 @@ func dialConsoleSocket(path string) (*os.File, error) {
 	return f, nil
 }
 
-// setupTerminal allocates a pty in the container's own devpts instance,
+// setupTerminal gives the container's init a terminal (see
+// attachTerminal), and binds it on /dev/console, as the runtime-spec asks.
+func setupTerminal(proc *Process, console int) error {
+	return attachTerminal(proc, console, true)
+}
+
+// setupExecTerminal gives an exec'd process a terminal, and leaves
+// /dev/console alone: it is the init's, and the mount namespace is the
+// running container's, where a bind would outlive the process and make
+// the next exec's fail with EBUSY (runc does not bind it either).
+func setupExecTerminal(proc *Process, console int) error {
+	return attachTerminal(proc, console, false)
+}
+
+// attachTerminal allocates a pty in the container's own devpts instance,
 // sends its master to the console socket (the pty's name as the data, the
 // fd as SCM_RIGHTS), and makes the slave the process's stdio and
-// controlling terminal, in a session of its own.
+// controlling terminal, in a session of its own; with bindConsole, the
+// slave is bound on /dev/console too.
 //
 // The slave is never opened by path: TIOCGPTPEER gets it from the master,
 // so a /dev/pts/N planted in the image cannot stand in (CVE-2025-52565).
-func setupTerminal(proc *Process, console int) error {
+func attachTerminal(proc *Process, console int, bindConsole bool) error {
 	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/pts/ptmx: %w", err)
@@ -61,8 +76,10 @@ func setupTerminal(proc *Process, console int) error {
 			return fmt.Errorf("set terminal size: %w", err)
 		}
 	}
-	if err := mountConsole(slave); err != nil {
-		return err
+	if bindConsole {
+		if err := mountConsole(slave); err != nil {
+			return err
+		}
 	}
 	name := "/dev/pts/" + strconv.Itoa(int(n))
 	if err := unix.Sendmsg(console, []byte(name), unix.UnixRights(master), nil, 0); err != nil {

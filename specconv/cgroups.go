@@ -535,11 +535,37 @@ func devicePermissions(access string) (devices.Permissions, error) {
 }
 
 // Resources converts a linux.resources section on its own, for tabox
-// update: the limits only, without device rules (update does not change
-// them).
-func Resources(r *specs.LinuxResources) (*cgroups.Resources, error) {
+// update of the container whose config is cur: the limits only. Device
+// rules cannot be changed by update, but the section may carry the
+// container's own: containerd's UpdateContainerResources (the kubelet's
+// in-place resize) sends the container's whole linux.resources, devices
+// included. Rules that differ from those cur was created with are an error.
+func Resources(r *specs.LinuxResources, cur *libtabox.Config) (*cgroups.Resources, error) {
 	if r != nil && len(r.Devices) > 0 {
-		return nil, errors.New("linux.resources.devices cannot be changed by update")
+		if err := sameDeviceRules(r.Devices, cur); err != nil {
+			return nil, err
+		}
 	}
 	return convertResources(r)
+}
+
+// sameDeviceRules checks that in, converted as convertCgroup does it, are
+// the device rules of cur's cgroup.
+func sameDeviceRules(in []specs.LinuxDeviceCgroup, cur *libtabox.Config) error {
+	rules, err := deviceRules(in, cur.Devices)
+	if err != nil {
+		return err
+	}
+	var have []*devices.Rule
+	if cur.Cgroup != nil && cur.Cgroup.Resources != nil {
+		have = cur.Cgroup.Resources.Devices
+	}
+	same := len(rules) == len(have)
+	for i := 0; same && i < len(rules); i++ {
+		same = *rules[i] == *have[i]
+	}
+	if !same {
+		return errors.New("linux.resources.devices cannot be changed by update: the rules differ from the container's")
+	}
+	return nil
 }

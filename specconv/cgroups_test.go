@@ -3,6 +3,7 @@ package specconv
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/cgroups"
@@ -455,5 +456,54 @@ func TestConvertCgroupJSON(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back.Cgroup, c.Cgroup) {
 		t.Errorf("after JSON: %+v\nwant %+v", back.Cgroup, c.Cgroup)
+	}
+}
+
+// TestResourcesDeviceRules: update takes the device rules a container was
+// created with (containerd sends them with every update), and refuses
+// others.
+func TestResourcesDeviceRules(t *testing.T) {
+	created := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(3)), Access: "rwm"},
+	}
+	s := baseSpec()
+	s.Linux.Resources = &specs.LinuxResources{Devices: created}
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+	cur, err := Convert(s, Opts{Bundle: newBundle(t), ID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(64 << 20)
+	for _, tc := range []struct {
+		name    string
+		devices []specs.LinuxDeviceCgroup
+		wantErr string
+	}{
+		{name: "none"},
+		{name: "the container's", devices: created},
+		{name: "one fewer", devices: created[:1], wantErr: "linux.resources.devices cannot be changed by update"},
+		{name: "allow all", devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}},
+			wantErr: "linux.resources.devices cannot be changed by update"},
+		{name: "other access", devices: []specs.LinuxDeviceCgroup{created[0], {Allow: true, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(3)), Access: "rw"}},
+			wantErr: "linux.resources.devices cannot be changed by update"},
+		{name: "invalid", devices: []specs.LinuxDeviceCgroup{{Type: "x", Access: "r"}},
+			wantErr: `linux.resources.devices[0]: invalid type "x"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Resources(&specs.LinuxResources{Devices: tc.devices, Memory: &specs.LinuxMemory{Limit: &limit}}, cur)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Resources error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resources: %v", err)
+			}
+			if res.Memory != limit || len(res.Devices) != 0 {
+				t.Errorf("Resources = memory %d, %d device rules; want %d and none (update leaves them)", res.Memory, len(res.Devices), limit)
+			}
+		})
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestNoPivot: with --no-pivot the rootfs is moved onto / and chrooted
@@ -44,6 +46,30 @@ func TestOOMScoreAdj(t *testing.T) {
 	if strings.TrimSpace(out) != "700" {
 		t.Errorf("oom_score_adj inside %q, want 700", out)
 	}
+}
+
+// TestOOMScoreAdjLowering: lowering oom_score_adj (containerd asks -998
+// for a pod's pause container) needs CAP_SYS_RESOURCE; without it, create
+// fails with one line that names the setting and the capability, and
+// leaves nothing behind.
+func TestOOMScoreAdjLowering(t *testing.T) {
+	t.Parallel()
+	capEff, err := strconv.ParseUint(procStatusField(os.Getpid(), "CapEff"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if capEff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+		t.Skip("the tests run with CAP_SYS_RESOURCE: lowering oom_score_adj works")
+	}
+	adj := -998
+	bundle := newBundle(t, func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj })
+	id := newID(t)
+	_, stderr, code := tabox(t, "create", "--bundle", bundle, id)
+	assertOneLineError(t, stderr, code, "CAP_SYS_RESOURCE")
+	if !strings.Contains(stderr, "oom_score_adj") {
+		t.Errorf("error %q does not name oom_score_adj", stderr)
+	}
+	assertNoLeftovers(t, rootDir(t), id)
 }
 
 // TestSessionKeyring: each container gets a session keyring of its own,

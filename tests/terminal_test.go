@@ -133,6 +133,46 @@ func TestExecConsoleSocket(t *testing.T) {
 	}
 }
 
+// TestExecTerminalKeepsConsole: exec --tty gives the new process a pty of
+// its own and leaves the container's /dev/console, the init's pty, as it
+// is; so a second exec --tty works too (kubectl exec -it, twice).
+func TestExecTerminalKeepsConsole(t *testing.T) {
+	t.Parallel()
+	sock, msgs := consoleListener(t)
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = []string{"testinit", "sleep", "120"}
+	})
+	id, _ := createContainer(t, bundle, "--console-socket", sock)
+	m := <-msgs
+	if m.err != nil || len(m.fds) != 1 {
+		t.Fatalf("console socket: %v, %d fds", m.err, len(m.fds))
+	}
+	defer unix.Close(m.fds[0])
+	mustTabox(t, "start", id)
+	initTTY := strings.TrimSpace(mustTabox(t, "exec", id, "readlink", "/proc/1/fd/0"))
+	initPty, err := strconv.Atoi(strings.TrimPrefix(initTTY, "/dev/pts/"))
+	if err != nil {
+		t.Fatalf("the init's stdin is %q, want its pty: %v", initTTY, err)
+	}
+	for i := 0; i < 2; i++ {
+		sock, msgs := consoleListener(t)
+		mustTabox(t, "exec", "--tty", "--console-socket", sock, "--detach", id, "sh", "-c", "tty")
+		m := <-msgs
+		if m.err != nil || len(m.fds) != 1 {
+			t.Fatalf("exec %d: console socket: %v, %d fds", i+1, m.err, len(m.fds))
+		}
+		if out := strings.TrimSpace(readPty(t, m.fds[0])); !strings.HasPrefix(out, "/dev/pts/") || out == initTTY {
+			t.Errorf("exec %d: tty %q, want a pty other than the init's %s", i+1, out, initTTY)
+		}
+	}
+	// busybox stat: %t and %T are the major and minor in hex.
+	out := mustTabox(t, "exec", id, "sh", "-c", "stat -c %t:%T /dev/console; grep -c ' /dev/console ' /proc/self/mountinfo")
+	if want := "88:" + strconv.FormatInt(int64(initPty), 16) + "\n1\n"; out != want {
+		t.Errorf("/dev/console after two exec --tty: %q, want the init's pty %s bound once, %q", out, initTTY, want)
+	}
+}
+
 // TestConsoleErrors: runc's errors for a terminal without a socket in
 // detached mode, and a socket without a terminal.
 func TestConsoleErrors(t *testing.T) {

@@ -14,13 +14,10 @@
 package tooling
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +31,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/tests/internal/testenv"
 )
 
 // rt is one runtime under test.
@@ -175,122 +174,18 @@ func buildImage() error {
 			return err
 		}
 	}
+	im := testenv.Image{
+		Name:   "docker.io/library/tooling:latest",
+		Rootfs: rootfsDir,
+		Owners: map[string][2]int{"home/user": {1000, 1000}},
+		Config: map[string]any{"Env": []string{"PATH=/bin"}, "Cmd": []string{"sh"}},
+	}
 	layerTar = filepath.Join(workDir, "layer.tar")
-	if err := tarDir(rootfsDir, layerTar); err != nil {
+	if err := im.WriteLayer(layerTar); err != nil {
 		return err
 	}
-	layer, err := os.ReadFile(layerTar)
-	if err != nil {
-		return err
-	}
-	blobs := map[string][]byte{}
-	put := func(b []byte) (string, int) {
-		d := fmt.Sprintf("%x", sha256.Sum256(b))
-		blobs[d] = b
-		return "sha256:" + d, len(b)
-	}
-	ld, ls := put(layer)
-	cfg, _ := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Env": []string{"PATH=/bin"}, "Cmd": []string{"sh"}},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{ld}},
-	})
-	cd, cs := put(cfg)
-	man, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}},
-	})
-	md, ms := put(man)
-	index, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"manifests": []any{map[string]any{
-			"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-			"annotations": map[string]string{
-				"io.containerd.image.name":          "docker.io/library/tooling:latest",
-				"org.opencontainers.image.ref.name": "latest",
-			},
-		}},
-	})
 	ociArchive = filepath.Join(workDir, "image-oci.tar")
-	f, err := os.Create(ociArchive)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	if err := add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-		return err
-	}
-	if err := add("index.json", index); err != nil {
-		return err
-	}
-	for d, b := range blobs {
-		if err := add("blobs/sha256/"+d, b); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-// tarDir writes dir's tree as a tar owned by root (except home/user).
-func tarDir(dir, out string) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name = rel
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
-		if rel == "home/user" {
-			h.Uid, h.Gid = 1000, 1000
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			src, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			_, err = io.Copy(tw, src)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
+	return im.WriteArchive(ociArchive)
 }
 
 // need skips t, naming what is missing, when a program is not installed.
