@@ -157,7 +157,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
 	if err := c.handshake(dir, &opts); err != nil {
-		return nil, fmt.Errorf("container init: %w", err)
+		return nil, err
 	}
 	p.done()
 	return c, nil
@@ -180,12 +180,14 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 	cfg := &c.state.Config
 	p := c.init
 	for {
+		// Errors are the init's, or of the work done here on its behalf
+		// (hooks, rlimits, oom_score_adj), which name themselves.
 		m, err := p.sync.recv()
 		if err == io.EOF {
-			return errors.New("init exited during setup")
+			return errors.New("container init exited during setup")
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("container init: %w", err)
 		}
 		switch m.Type {
 		case msgHooks:
@@ -223,12 +225,12 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 				if err == nil {
 					err = errors.New("unexpected message after create")
 				}
-				return err
+				return fmt.Errorf("container init: %w", err)
 			}
 			p.sync.close()
 			return nil
 		default:
-			return fmt.Errorf("unexpected sync message %q", m.Type)
+			return fmt.Errorf("container init: unexpected sync message %q", m.Type)
 		}
 	}
 }
