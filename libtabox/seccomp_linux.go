@@ -46,6 +46,11 @@ const maxSeccompErrno = 4095
 // syscallMaxArgs is the number of syscall arguments seccomp can inspect.
 const syscallMaxArgs = 6
 
+// handOffSyscall is the syscall the init passes the listener fd to tabox
+// with, right after loading a filter with SCMP_ACT_NOTIFY rules (see
+// loadSeccompFilter).
+const handOffSyscall = "sendmsg"
+
 // seccompFlags maps the runtime-spec flag names to seccomp(2) bits.
 var seccompFlags = map[string]uint{
 	"SECCOMP_FILTER_FLAG_TSYNC":              unix.SECCOMP_FILTER_FLAG_TSYNC,
@@ -241,6 +246,11 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 			if name == "" {
 				return nil, fmt.Errorf("seccomp rule %d: empty syscall name", i)
 			}
+			if act == libseccomp.ActNotify && name == handOffSyscall {
+				// The init hands the listener fd over with it: notified,
+				// it would wait for an agent that never gets the fd.
+				return nil, fmt.Errorf("seccomp rule %d: SCMP_ACT_NOTIFY cannot be used for %s, which tabox needs to pass the listener fd on", i, name)
+			}
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
 				p.Ignored = appendUnique(p.Ignored, name)
@@ -417,7 +427,10 @@ func loadSeccomp(p *SeccompProgram) (notifyFd int, err error) {
 	}
 
 	runtime.LockOSThread()
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&prog)))
+	// Raw: seccomp(2) does not block, and on the way back from a scheduled
+	// syscall the Go runtime may itself make syscalls (futex), which the
+	// new filter could send to an agent that has no listener fd yet.
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p)
 	switch {
 	case errno == unix.EINVAL:
