@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,13 +48,20 @@ type agentConn struct {
 	trailing string
 
 	mu     sync.Mutex
-	notifs []seccompNotif
+	notifs []notification
 }
 
-func (c *agentConn) seen() []seccompNotif {
+// notification is a notification the agent answered, with the process
+// (thread group) of the thread that made the syscall, read while it waited.
+type notification struct {
+	seccompNotif
+	tgid int
+}
+
+func (c *agentConn) seen() []notification {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]seccompNotif(nil), c.notifs...)
+	return append([]notification(nil), c.notifs...)
 }
 
 // seccompAgent is a small seccomp agent: it listens on a unix socket,
@@ -161,8 +169,10 @@ func (a *seccompAgent) handle(i int, conn *net.UnixConn) {
 		if ioctl(listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)) != nil {
 			continue // the caller was interrupted or died
 		}
+		// The notification names the thread; the test wants its process.
+		tgid, _ := strconv.Atoi(procStatusField(int(req.Pid), "Tgid"))
 		c.mu.Lock()
-		c.notifs = append(c.notifs, req)
+		c.notifs = append(c.notifs, notification{req, tgid})
 		c.mu.Unlock()
 		resp := a.answer(i, req)
 		resp.ID = req.ID
@@ -246,27 +256,39 @@ func checkProcessState(t *testing.T, c *agentConn, st containerState, pid int, s
 func TestSeccompNotify(t *testing.T) {
 	t.Parallel()
 	const script = "mkdir /fake && echo made; test -d /fake && echo present || echo absent"
+	continueWrite := func(_ int, n seccompNotif) seccompNotifResp {
+		if n.Nr == unix.SYS_WRITE {
+			return seccompNotifResp{Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+		}
+		return seccompNotifResp{Error: -int32(unix.EXDEV)}
+	}
 	for _, tc := range []struct {
-		name   string
-		nnp    bool
-		flags  []specs.LinuxSeccompFlag
+		name  string
+		nnp   bool
+		flags []specs.LinuxSeccompFlag
+		// write is notified too, besides mkdir and mkdirat.
+		write  bool
 		answer func(int, seccompNotif) seccompNotifResp
 		args   []string
 		want   []string
 	}{
 		// errno=EXDEV: no mkdir gives that on its own.
-		{"errno", true, nil, answerErrno(unix.EXDEV),
+		{"errno", true, nil, false, answerErrno(unix.EXDEV),
 			[]string{"testinit", "syscall", "mkdir"}, []string{"errno=EXDEV"}},
-		{"errno-no-nnp", false, []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}, answerErrno(unix.EXDEV),
+		{"errno-no-nnp", false, []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}, false, answerErrno(unix.EXDEV),
 			[]string{"testinit", "syscall", "mkdir"}, []string{"errno=EXDEV"}},
 		// The agent says it worked, and did nothing.
-		{"fake-success", true, nil, func(int, seccompNotif) seccompNotifResp { return seccompNotifResp{} },
+		{"fake-success", true, nil, false, func(int, seccompNotif) seccompNotifResp { return seccompNotifResp{} },
 			[]string{"sh", "-c", script}, []string{"made", "absent"}},
-		{"continue", true, []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv},
+		{"continue", true, []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}, false,
 			func(int, seccompNotif) seccompNotifResp {
 				return seccompNotifResp{Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 			},
 			[]string{"sh", "-c", script}, []string{"made", "present"}},
+		// write may be notified (runc refuses it): the init's own writes
+		// after the hand-over wait for the agent, which lets them through.
+		{"write", true, nil, true, continueWrite,
+			[]string{"testinit", "syscall", "mkdir"}, []string{"errno=EXDEV"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -276,6 +298,9 @@ func TestSeccompNotify(t *testing.T) {
 				s.Process.Args = tc.args
 				s.Process.NoNewPrivileges = tc.nnp
 				s.Linux.Seccomp = notifyMkdir(agent.path, meta, tc.flags...)
+				if tc.write {
+					s.Linux.Seccomp.Syscalls[0].Names = append(s.Linux.Seccomp.Syscalls[0].Names, "write")
+				}
 			})
 			id, p := createContainer(t, bundle)
 			st := state(t, id)
@@ -284,6 +309,13 @@ func TestSeccompNotify(t *testing.T) {
 			}
 			c := agent.next(t)
 			checkProcessState(t, c, st, st.Pid, "creating", meta)
+			if tc.write {
+				// create returned: the init's message saying so went
+				// through the agent.
+				if n := c.seen(); len(n) == 0 || n[0].Nr != unix.SYS_WRITE || n[0].tgid != st.Pid {
+					t.Errorf("notifications during create %+v, want the init's write first", n)
+				}
+			}
 			mustTabox(t, "start", id)
 			waitForStatus(t, id, "stopped")
 			out, _ := p.output()
@@ -291,16 +323,22 @@ func TestSeccompNotify(t *testing.T) {
 				t.Errorf("container printed %q, want %q", got, tc.want)
 			}
 			// The container's process is the init, exec'd: it is the pid
-			// the agent got, and the one testinit's notification comes
+			// the agent got, and the one testinit's notifications come
 			// from (sh forks its mkdir).
 			notifs := c.seen()
-			if len(notifs) == 0 {
-				t.Fatal("the agent got no notification")
-			}
+			mkdirs := 0
 			for _, n := range notifs {
-				if (tc.args[0] == "testinit" && int(n.Pid) != st.Pid) || (n.Nr != unix.SYS_MKDIR && n.Nr != unix.SYS_MKDIRAT) {
-					t.Errorf("notification of syscall %d by pid %d, want mkdir or mkdirat by the container's (init %d)", n.Nr, n.Pid, st.Pid)
+				switch {
+				case tc.args[0] == "testinit" && n.tgid != st.Pid:
+					t.Errorf("notification of syscall %d by thread %d of process %d, want the container's %d", n.Nr, n.Pid, n.tgid, st.Pid)
+				case n.Nr == unix.SYS_MKDIR || n.Nr == unix.SYS_MKDIRAT:
+					mkdirs++
+				case n.Nr != unix.SYS_WRITE || !tc.write:
+					t.Errorf("notification of syscall %d, which the profile does not notify", n.Nr)
 				}
+			}
+			if mkdirs == 0 {
+				t.Errorf("the agent got no mkdir notification (%d notifications)", len(notifs))
 			}
 			agent.none(t)
 			deleteContainer(t, id, false)
@@ -339,7 +377,7 @@ func TestSeccompNotifyExec(t *testing.T) {
 			t.Errorf("exec %v: agent got pid %d, want the exec'd process's, not the init's %d", extra, c.state.Pid, pid)
 		}
 		notifs := c.seen()
-		if len(notifs) != 1 || int(notifs[0].Pid) != c.state.Pid {
+		if len(notifs) != 1 || notifs[0].tgid != c.state.Pid {
 			t.Errorf("exec %v: notifications %+v, want one from pid %d", extra, notifs, c.state.Pid)
 		}
 	}
