@@ -90,8 +90,9 @@ func TestPreserveFdsMissing(t *testing.T) {
 }
 
 // TestFeatures: `tabox features` is the runtime-spec features JSON, and
-// claims only what tabox does: no NOTIFY (no seccomp agents yet), no
-// AppArmor or SELinux on this host, all six hooks, the eight namespaces.
+// claims only what tabox does: NOTIFY only on a kernel with seccomp user
+// notification, no AppArmor or SELinux on this host, all six hooks, the
+// eight namespaces.
 func TestFeatures(t *testing.T) {
 	t.Parallel()
 	out := mustTabox(t, "features")
