@@ -229,10 +229,17 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 	p := &SeccompProgram{}
 	added := 0
 	maxNr := -1
+	notifyChecked := false
 	for i, rule := range s.Syscalls {
 		act, err := scmpAction(rule.Action, rule.Errno)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp rule %d: %w", i, err)
+		}
+		if act == libseccomp.ActNotify && !notifyChecked {
+			if err := checkNotifySupport(); err != nil {
+				return nil, fmt.Errorf("seccomp rule %d: %w", i, err)
+			}
+			notifyChecked = true
 		}
 		conds, repeated, err := scmpConditions(rule.Args)
 		if err != nil {
@@ -323,6 +330,18 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 		return nil, fmt.Errorf("seccomp: filter has %d instructions, the kernel accepts at most %d", n, unix.BPF_MAXINSNS)
 	}
 	return p, nil
+}
+
+// checkNotifySupport says in so many words what libseccomp would report
+// as a bare error when it or the kernel lacks user notification.
+func checkNotifySupport() error {
+	if major, minor, _ := libseccomp.GetLibraryVersion(); major < 2 || major == 2 && minor < 5 {
+		return fmt.Errorf("SCMP_ACT_NOTIFY needs libseccomp 2.5.0 or later, tabox runs with %s", SeccompVersion())
+	}
+	if !SeccompNotifySupported() {
+		return errors.New("SCMP_ACT_NOTIFY: the running kernel has no seccomp user notification (Linux 5.0 or later)")
+	}
+	return nil
 }
 
 func appendUnique(list []string, s string) []string {

@@ -167,5 +167,12 @@ func syscallErr(err error) error {
 func SeccompNotifySupported() bool {
 	act := uint32(unix.SECCOMP_RET_USER_NOTIF)
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&act)))
-	return errno == 0 && checkSeccompFlags(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER) == nil
+	switch errno {
+	case unix.EOPNOTSUPP, unix.EINVAL, unix.ENOSYS:
+		// Unknown action; no SECCOMP_GET_ACTION_AVAIL (before 4.14); no
+		// seccomp(2). Another errno (a filter tabox itself runs under)
+		// tells nothing: the load will decide.
+		return false
+	}
+	return checkSeccompFlags(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER) == nil
 }
