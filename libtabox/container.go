@@ -67,6 +67,9 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		if prog, err = compileSeccompCached(cfg.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
+		if err := checkListener(cfg.Seccomp, prog); err != nil {
+			return nil, err
+		}
 		for _, name := range prog.Ignored {
 			opts.Debugf("seccomp: syscall %q is unknown here, its rule is ignored", name)
 		}
@@ -210,6 +213,10 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 				}
 			}
 			if err := p.sync.send(syncMsg{Type: msgReadyDone, State: c.stateJSON(Created)}); err != nil {
+				return err
+			}
+		case msgSeccomp:
+			if err := passListener(p.sync, cfg.Seccomp, p.pid(), c.ociState(Creating)); err != nil {
 				return err
 			}
 		case msgCreated:

@@ -96,6 +96,9 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		if prog, err = compileSeccompCached(cfg.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
 		}
+		if err := checkListener(cfg.Seccomp, prog); err != nil {
+			return nil, err
+		}
 	}
 	ic := &initConfig{Config: &cfg, Seccomp: prog, PreserveFds: opts.PreserveFds, Exec: true}
 	if !s.Config.HasNamespace(NEWNS) {
@@ -134,12 +137,22 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		return nil, err
 	}
 	// The sync socket is close-on-exec in the process: EOF means it has
-	// been executed; anything else is its error.
-	if _, err := p.sync.recv(); err != io.EOF {
-		if err == nil {
-			err = errors.New("unexpected message")
+	// been executed; anything else is its error. Before that, a filter
+	// with SCMP_ACT_NOTIFY has a listener fd of its own for the agent.
+	for {
+		m, err := p.sync.recv()
+		if err == io.EOF {
+			break
 		}
-		return nil, execError(err)
+		if err == nil && m.Type != msgSeccomp {
+			err = fmt.Errorf("unexpected sync message %q", m.Type)
+		}
+		if err == nil {
+			err = passListener(p.sync, cfg.Seccomp, p.pid(), c.ociState(c.Status()))
+		}
+		if err != nil {
+			return nil, execError(err)
+		}
 	}
 	p.sync.close()
 	p.done()
@@ -199,16 +212,18 @@ func runExec(p *syncPipe, ic *initConfig) error {
 	if err := setProcessAttrs(ic.Config.Personality, proc); err != nil {
 		return err
 	}
-	if err := becomeProcess(proc, ic.Seccomp, nil); err != nil {
+	if err := becomeProcess(p, proc, ic.Seccomp, nil); err != nil {
 		return err
 	}
 	path, err := lookPath(proc)
 	if err != nil {
 		return step("executable", err)
 	}
+	// tabox exec listens until the exec, so even a filter with a listener
+	// can come this late.
 	if ic.Seccomp != nil && proc.NoNewPrivileges {
-		if _, err := loadSeccomp(ic.Seccomp); err != nil {
-			return step("seccomp", err)
+		if err := loadSeccompFilter(p, ic.Seccomp); err != nil {
+			return err
 		}
 	}
 	// The process outlives tabox exec (--detach): the parent-death

@@ -202,7 +202,7 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	}
 	// A change of credentials clears the parent-death signal; until the
 	// state is saved, the init must still die with tabox create.
-	if err := becomeProcess(proc, ic.Seccomp, func() error { return keepParentDeathSignal(ppid) }); err != nil {
+	if err := becomeProcess(p, proc, ic.Seccomp, func() error { return keepParentDeathSignal(ppid) }); err != nil {
 		return err
 	}
 	path := ""
@@ -210,6 +210,17 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 		if path, err = lookPath(proc); err != nil {
 			return step("executable", err)
 		}
+	}
+	// A filter with a listener cannot wait for start like the others:
+	// its fd goes to the seccomp agent through tabox create, which only
+	// listens until the state is saved. So the init's remaining steps (the
+	// exec fifo, the startContainer hooks) run under it, as in runc.
+	lateSeccomp := ic.Seccomp != nil && proc.NoNewPrivileges
+	if lateSeccomp && ic.Seccomp.Notify {
+		if err := loadSeccompFilter(p, ic.Seccomp); err != nil {
+			return err
+		}
+		lateSeccomp = false
 	}
 	if _, err := roundTrip(p, msgCreated, msgSaved); err != nil {
 		return err
@@ -235,9 +246,9 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("startContainer hooks", runHooks("startContainer", cfg.Hooks.StartContainer, containerPid(state))); err != nil {
 		return err
 	}
-	if ic.Seccomp != nil && proc.NoNewPrivileges {
-		if _, err := loadSeccomp(ic.Seccomp); err != nil {
-			return step("seccomp", err)
+	if lateSeccomp {
+		if err := loadSeccompFilter(p, ic.Seccomp); err != nil {
+			return err
 		}
 	}
 	if pidsMax != nil {
@@ -269,8 +280,9 @@ func containerPid(state []byte) []byte {
 // becomeProcess gives the init the privileges of proc: no_new_privs, the
 // seccomp filter when it must come before the capabilities are dropped,
 // user, groups and capabilities, then the cwd entered as that user.
-// afterUser runs right after the credentials change.
-func becomeProcess(proc *Process, prog *SeccompProgram, afterUser func() error) error {
+// afterUser runs right after the credentials change. p is the sync socket,
+// for a filter's listener fd.
+func becomeProcess(p *syncPipe, proc *Process, prog *SeccompProgram, afterUser func() error) error {
 	if proc.NoNewPrivileges {
 		if err := step("no_new_privs", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); err != nil {
 			return err
@@ -280,8 +292,8 @@ func becomeProcess(proc *Process, prog *SeccompProgram, afterUser func() error) 
 	// before dropping capabilities. With it, as late as possible (the
 	// caller does, just before exec).
 	if prog != nil && !proc.NoNewPrivileges {
-		if _, err := loadSeccomp(prog); err != nil {
-			return step("seccomp", err)
+		if err := loadSeccompFilter(p, prog); err != nil {
+			return err
 		}
 	}
 	if err := step("user", setupUser(proc)); err != nil {

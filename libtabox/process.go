@@ -279,7 +279,7 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		// the init sets the signal itself instead.
 		cmd.SysProcAttr.Pdeathsig = 0
 	}
-	p := &initProcess{cmd: cmd, sync: newSyncPipe(parentSock), release: make(chan struct{})}
+	p := &initProcess{cmd: cmd, sync: newParentSyncPipe(parentSock), release: make(chan struct{})}
 	if err := p.start(plan.pidNS, ic.initialCPUs); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}

@@ -46,10 +46,15 @@ func compileSeccompCached(s *Seccomp) (*SeccompProgram, error) {
 }
 
 func compileSeccompIn(dir string, s *Seccomp) (*SeccompProgram, error) {
+	// The listener is not part of the program: left in the key, a
+	// listenerMetadata that differs per container would add a file to
+	// the cache for each.
+	profile := *s
+	profile.ListenerPath, profile.ListenerMetadata = "", ""
 	key, err := json.Marshal(struct {
 		Profile *Seccomp `json:"profile"`
 		Lib     string   `json:"lib"`
-	}{s, SeccompVersion()})
+	}{&profile, SeccompVersion()})
 	if err != nil || dir == "" || !privateDir(dir) {
 		return CompileSeccomp(s)
 	}

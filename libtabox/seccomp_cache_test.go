@@ -56,3 +56,24 @@ func TestSeccompCacheNotPrivate(t *testing.T) {
 		t.Errorf("wrote %v into a world-writable cache directory", files)
 	}
 }
+
+// TestSeccompCacheListener: profiles that differ only in their listener
+// share one cache file, so that per-container metadata does not grow the
+// cache.
+func TestSeccompCacheListener(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	for _, meta := range []string{"pod-a", "pod-b", ""} {
+		s := &Seccomp{DefaultAction: ActAllow, ListenerPath: "/run/agent-" + meta, ListenerMetadata: meta,
+			Syscalls: []SyscallRule{{Names: []string{"mkdirat"}, Action: ActNotify}}}
+		p, err := compileSeccompIn(dir, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Notify {
+			t.Errorf("metadata %q: cached program lost Notify", meta)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "seccomp-*.json")); len(files) != 1 {
+		t.Errorf("cache files %v, want one", files)
+	}
+}

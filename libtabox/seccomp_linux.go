@@ -46,6 +46,11 @@ const maxSeccompErrno = 4095
 // syscallMaxArgs is the number of syscall arguments seccomp can inspect.
 const syscallMaxArgs = 6
 
+// handOffSyscall is the syscall the init passes the listener fd to tabox
+// with, right after loading a filter with SCMP_ACT_NOTIFY rules (see
+// loadSeccompFilter).
+const handOffSyscall = "sendmsg"
+
 // seccompFlags maps the runtime-spec flag names to seccomp(2) bits.
 var seccompFlags = map[string]uint{
 	"SECCOMP_FILTER_FLAG_TSYNC":              unix.SECCOMP_FILTER_FLAG_TSYNC,
@@ -224,10 +229,17 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 	p := &SeccompProgram{}
 	added := 0
 	maxNr := -1
+	notifyChecked := false
 	for i, rule := range s.Syscalls {
 		act, err := scmpAction(rule.Action, rule.Errno)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp rule %d: %w", i, err)
+		}
+		if act == libseccomp.ActNotify && !notifyChecked {
+			if err := checkNotifySupport(); err != nil {
+				return nil, fmt.Errorf("seccomp rule %d: %w", i, err)
+			}
+			notifyChecked = true
 		}
 		conds, repeated, err := scmpConditions(rule.Args)
 		if err != nil {
@@ -240,6 +252,11 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 		for _, name := range rule.Names {
 			if name == "" {
 				return nil, fmt.Errorf("seccomp rule %d: empty syscall name", i)
+			}
+			if act == libseccomp.ActNotify && name == handOffSyscall {
+				// The init hands the listener fd over with it: notified,
+				// it would wait for an agent that never gets the fd.
+				return nil, fmt.Errorf("seccomp rule %d: SCMP_ACT_NOTIFY cannot be used for %s, which tabox needs to pass the listener fd on", i, name)
 			}
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
@@ -313,6 +330,18 @@ func CompileSeccomp(s *Seccomp) (*SeccompProgram, error) {
 		return nil, fmt.Errorf("seccomp: filter has %d instructions, the kernel accepts at most %d", n, unix.BPF_MAXINSNS)
 	}
 	return p, nil
+}
+
+// checkNotifySupport says in so many words what libseccomp would report
+// as a bare error when it or the kernel lacks user notification.
+func checkNotifySupport() error {
+	if major, minor, _ := libseccomp.GetLibraryVersion(); major < 2 || major == 2 && minor < 5 {
+		return fmt.Errorf("SCMP_ACT_NOTIFY needs libseccomp 2.5.0 or later, tabox runs with %s", SeccompVersion())
+	}
+	if !SeccompNotifySupported() {
+		return errors.New("SCMP_ACT_NOTIFY: the running kernel has no seccomp user notification (Linux 5.0 or later)")
+	}
+	return nil
 }
 
 func appendUnique(list []string, s string) []string {
@@ -417,7 +446,10 @@ func loadSeccomp(p *SeccompProgram) (notifyFd int, err error) {
 	}
 
 	runtime.LockOSThread()
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&prog)))
+	// Raw: seccomp(2) does not block, and on the way back from a scheduled
+	// syscall the Go runtime may itself make syscalls (futex), which the
+	// new filter could send to an agent that has no listener fd yet.
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p)
 	switch {
 	case errno == unix.EINVAL:

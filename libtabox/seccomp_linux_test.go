@@ -345,6 +345,9 @@ const (
 	helperEnv = "TABOX_SECCOMP_HELPER"
 	progEnv   = "TABOX_SECCOMP_PROG"
 	dirEnv    = "TABOX_SECCOMP_DIR"
+	// syncEnv has the helper load with loadSeccompFilter, fd 3 being its
+	// end of a sync socket.
+	syncEnv = "TABOX_SECCOMP_SYNC"
 )
 
 // seccompHelper is the child of the load tests. It sets no_new_privs,
@@ -365,7 +368,15 @@ func seccompHelper() {
 		fmt.Println("error", err)
 		os.Exit(3)
 	}
-	fd, err := loadSeccomp(&p)
+	var fd int
+	var err error
+	if os.Getenv(syncEnv) == "1" {
+		// As the init does: the listener fd goes to the parent over fd 3.
+		fd = -1
+		err = loadSeccompFilter(newSyncPipe(os.NewFile(3, "sync")), &p)
+	} else {
+		fd, err = loadSeccomp(&p)
+	}
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // The parent (tabox create) and the container's init talk over a socket
@@ -25,6 +27,10 @@ import (
 //	  msgReadyDone            ──────▶
 //	                                       user, capabilities, seccomp,
 //	                                       look up the executable
+//	                          ◀──────    msgSeccomp + listener fd (only
+//	  send the fd and the state                   with SCMP_ACT_NOTIFY, right
+//	  to the seccomp agent                        after the filter is loaded)
+//	  msgSeccompDone          ──────▶
 //	                          ◀──────    msgCreated
 //	  save state
 //	  msgSaved                ──────▶
@@ -36,6 +42,14 @@ import (
 // then undoes everything it made. Everything the parent sends after the
 // config carries the container's state JSON, which hooks run by the init
 // need on their stdin.
+//
+// The init of tabox exec sends msgReady, gets msgReadyDone, and may send
+// msgSeccomp the same way before it executes the process (EOF).
+//
+// msgSeccomp is the only message with a file descriptor (SCM_RIGHTS, on
+// its first byte): the parent reads the socket with recvmsg(2), the init
+// writes that message with one sendmsg(2), the only syscall it makes
+// between loading the filter and handing the fd over.
 type syncType string
 
 const (
@@ -46,6 +60,10 @@ const (
 	msgCreated   syncType = "created"
 	msgSaved     syncType = "saved"
 	msgError     syncType = "error"
+	// msgSeccomp carries the seccomp listener fd; msgSeccompDone says the
+	// seccomp agent has it.
+	msgSeccomp     syncType = "seccomp"
+	msgSeccompDone syncType = "seccomp-done"
 )
 
 type syncMsg struct {
@@ -68,13 +86,126 @@ func (e *InitError) Error() string {
 }
 
 type syncPipe struct {
-	f   *os.File
+	f *os.File
+	// fd is f's descriptor, taken once: (*os.File).Fd may make syscalls,
+	// which sendWithFd must not.
+	fd  int
 	dec *json.Decoder
 	enc *json.Encoder
+	// fds receives the fds that came with messages, on the parent's end.
+	fds *fdReader
 }
 
+// newSyncPipe is the init's end: it reads with read(2), which a seccomp
+// profile is far less likely to deny than recvmsg(2).
 func newSyncPipe(f *os.File) *syncPipe {
-	return &syncPipe{f: f, dec: json.NewDecoder(f), enc: json.NewEncoder(f)}
+	return &syncPipe{f: f, fd: int(f.Fd()), dec: json.NewDecoder(f), enc: json.NewEncoder(f)}
+}
+
+// newParentSyncPipe is the parent's end, which also receives fds.
+func newParentSyncPipe(f *os.File) *syncPipe {
+	r := &fdReader{f: f}
+	return &syncPipe{f: f, fd: int(f.Fd()), dec: json.NewDecoder(r), enc: json.NewEncoder(f), fds: r}
+}
+
+// maxSyncFds bounds the fds one read takes; the init sends one at a time.
+const maxSyncFds = 4
+
+// fdReader reads a stream socket with recvmsg(2), keeping the fds that
+// come with the data: a plain read(2) would make the kernel close them.
+type fdReader struct {
+	f   *os.File
+	oob []byte
+	fds []int
+}
+
+func (r *fdReader) Read(b []byte) (int, error) {
+	conn, err := r.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	if r.oob == nil {
+		r.oob = make([]byte, unix.CmsgSpace(maxSyncFds*4))
+	}
+	oob := r.oob
+	var n, oobn, flags int
+	var rerr error
+	err = conn.Read(func(fd uintptr) bool {
+		for {
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("recvmsg: %w", err)
+	}
+	if oobn > 0 {
+		fds, err := parseRights(oob[:oobn])
+		r.fds = append(r.fds, fds...)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return 0, errors.New("recvmsg: file descriptors truncated")
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// parseRights returns the fds of SCM_RIGHTS messages.
+func parseRights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("parse control message: %w", err)
+	}
+	var fds []int
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
+			continue
+		}
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return fds, fmt.Errorf("parse SCM_RIGHTS: %w", err)
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
+}
+
+// takeFd returns the oldest fd received and not taken yet; the caller
+// closes it.
+func (p *syncPipe) takeFd() (int, error) {
+	if p.fds == nil || len(p.fds.fds) == 0 {
+		return -1, errors.New("no file descriptor came with the message")
+	}
+	fd := p.fds.fds[0]
+	p.fds.fds = p.fds.fds[1:]
+	return fd, nil
+}
+
+// sendWithFd sends an encoded message and fd in one sendmsg(2), the fd
+// on its first byte. oob is unix.UnixRights(fd), allocated by the caller
+// beforehand (see loadSeccompFilter).
+func (p *syncPipe) sendWithFd(msg, oob []byte) error {
+	for len(msg) > 0 {
+		n, err := unix.SendmsgN(p.fd, msg, oob, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sendmsg: %w", err)
+		}
+		msg, oob = msg[n:], nil
+	}
+	return nil
 }
 
 func (p *syncPipe) send(m syncMsg) error {
@@ -115,4 +246,13 @@ func (p *syncPipe) expect(want syncType) (syncMsg, error) {
 	return m, nil
 }
 
-func (p *syncPipe) close() { p.f.Close() }
+// close closes the socket and any received fd nobody took.
+func (p *syncPipe) close() {
+	p.f.Close()
+	if p.fds != nil {
+		for _, fd := range p.fds.fds {
+			unix.Close(fd)
+		}
+		p.fds.fds = nil
+	}
+}

@@ -43,9 +43,10 @@ func Features(annotations map[string]string) *features.Features {
 	v1 := !v2
 	l.Cgroup = &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no, Rdma: &yes}
 	sc := &features.Seccomp{Enabled: &yes}
+	notify := libtabox.SeccompNotifySupported()
 	for a, act := range seccompActions {
-		if act == libtabox.ActNotify {
-			continue // see convertSeccomp
+		if act == libtabox.ActNotify && !notify {
+			continue // the running kernel has no user notification
 		}
 		sc.Actions = append(sc.Actions, string(a))
 	}

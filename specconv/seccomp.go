@@ -88,8 +88,8 @@ func convertSeccomp(in *specs.LinuxSeccomp) (*libtabox.Seccomp, error) {
 		return nil, fmt.Errorf("linux.seccomp.defaultAction: unknown action %q", in.DefaultAction)
 	}
 	if def == libtabox.ActNotify {
-		// Every syscall of the container, including the runtime's own
-		// last steps before exec, would wait on the listener.
+		// Every syscall of the init would wait for the agent, including
+		// the sendmsg that hands the agent its listener fd: a deadlock.
 		return nil, errors.New("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
 	}
 	out := &libtabox.Seccomp{
@@ -114,24 +114,41 @@ func convertSeccomp(in *specs.LinuxSeccomp) (*libtabox.Seccomp, error) {
 		}
 		out.Flags = append(out.Flags, string(f))
 	}
-	notify := false
+	notify := -1
 	for i, s := range in.Syscalls {
 		rule, err := convertSyscall(s)
 		if err != nil {
 			return nil, fmt.Errorf("linux.seccomp.syscalls[%d]: %w", i, err)
 		}
-		notify = notify || rule.Action == libtabox.ActNotify
+		if notify < 0 && rule.Action == libtabox.ActNotify {
+			notify = i
+		}
 		out.Syscalls = append(out.Syscalls, rule)
 	}
-	if in.ListenerPath != "" && !filepath.IsAbs(in.ListenerPath) {
-		return nil, fmt.Errorf("linux.seccomp.listenerPath %q is not absolute", in.ListenerPath)
-	}
-	if notify {
-		// The listener fd is not handed to listenerPath yet: without a
-		// listener every notified syscall would fail with ENOSYS.
-		return nil, errors.New("linux.seccomp: SCMP_ACT_NOTIFY is not supported yet (no seccomp agent support)")
+	if err := checkListener(in, notify); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// checkListener validates listenerPath and listenerMetadata; notify is the
+// index of the first SCMP_ACT_NOTIFY rule, or -1.
+func checkListener(in *specs.LinuxSeccomp, notify int) error {
+	if in.ListenerPath != "" && !filepath.IsAbs(in.ListenerPath) {
+		return fmt.Errorf("linux.seccomp.listenerPath %q is not absolute", in.ListenerPath)
+	}
+	// The runtime-spec: listenerMetadata "MUST NOT be set if listenerPath
+	// is not set".
+	if in.ListenerMetadata != "" && in.ListenerPath == "" {
+		return errors.New("linux.seccomp.listenerMetadata is set without linux.seccomp.listenerPath")
+	}
+	// Without an agent to hand the listener fd to, every notified syscall
+	// would fail with ENOSYS once tabox closes it: a profile that silently
+	// does something else than it says.
+	if notify >= 0 && in.ListenerPath == "" {
+		return fmt.Errorf("linux.seccomp.syscalls[%d]: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket)", notify)
+	}
+	return nil
 }
 
 func convertSyscall(s specs.LinuxSyscall) (libtabox.SyscallRule, error) {

@@ -130,9 +130,44 @@ func TestConvertSeccomp(t *testing.T) {
 					t.Errorf("operators = %v", got)
 				}
 			}},
-		{name: "notify not supported", mod: sec(rule(specs.LinuxSyscall{Names: []string{"mount"}, Action: specs.ActNotify})),
-			wantErr: "SCMP_ACT_NOTIFY is not supported yet"},
+		{name: "notify", mod: sec(func(s *specs.LinuxSeccomp) {
+			rule(specs.LinuxSyscall{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify})(s)
+			s.ListenerPath = "/run/agent.sock"
+			s.ListenerMetadata = "opaque;data"
+		}), check: func(t *testing.T, c *libtabox.Config) {
+			s := c.Seccomp
+			if s.ListenerPath != "/run/agent.sock" || s.ListenerMetadata != "opaque;data" {
+				t.Errorf("listener %q metadata %q", s.ListenerPath, s.ListenerMetadata)
+			}
+			want := libtabox.SyscallRule{Names: []string{"mkdir", "mkdirat"}, Action: libtabox.ActNotify}
+			if len(s.Syscalls) != 2 || !reflect.DeepEqual(s.Syscalls[1], want) {
+				t.Errorf("Syscalls = %+v, want the notify rule %+v second", s.Syscalls, want)
+			}
+		}},
+		{name: "notify errnoRet ignored", mod: sec(func(s *specs.LinuxSeccomp) {
+			rule(specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify, ErrnoRet: ptr(uint(5))})(s)
+			s.ListenerPath = "/run/agent.sock"
+		}), check: func(t *testing.T, c *libtabox.Config) {
+			if r := c.Seccomp.Syscalls[1]; r.Action != libtabox.ActNotify || r.Errno != 0 {
+				t.Errorf("rule = %+v, want NOTIFY without errno", r)
+			}
+		}},
+		{name: "notify without listener", mod: sec(rule(specs.LinuxSyscall{Names: []string{"mount"}, Action: specs.ActNotify})),
+			wantErr: "linux.seccomp.syscalls[1]: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"},
+		{name: "notify relative listener", mod: sec(func(s *specs.LinuxSeccomp) {
+			rule(specs.LinuxSyscall{Names: []string{"mount"}, Action: specs.ActNotify})(s)
+			s.ListenerPath = "run/agent.sock"
+		}), wantErr: `linux.seccomp.listenerPath "run/agent.sock" is not absolute`},
+		{name: "listener without notify", mod: sec(func(s *specs.LinuxSeccomp) { s.ListenerPath = "/run/agent.sock" }),
+			check: func(t *testing.T, c *libtabox.Config) {
+				// Ignored, as the runtime-spec says, but kept.
+				if c.Seccomp.ListenerPath != "/run/agent.sock" {
+					t.Errorf("ListenerPath = %q", c.Seccomp.ListenerPath)
+				}
+			}},
 		{name: "listener relative", mod: sec(func(s *specs.LinuxSeccomp) { s.ListenerPath = "seccomp.sock" }),
 			wantErr: `linux.seccomp.listenerPath "seccomp.sock" is not absolute`},
+		{name: "metadata without listener", mod: sec(func(s *specs.LinuxSeccomp) { s.ListenerMetadata = "x" }),
+			wantErr: "linux.seccomp.listenerMetadata is set without linux.seccomp.listenerPath"},
 	})
 }
