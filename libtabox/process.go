@@ -65,6 +65,9 @@ type initConfig struct {
 	// SelfOOMScoreAdj has the init set its own oom_score_adj: an
 	// unprivileged tabox may not write the file of its non-dumpable init.
 	SelfOOMScoreAdj bool `json:"selfOOMScoreAdj,omitempty"`
+	// IDMapFds are the init's fds of the idmapped trees the parent made,
+	// by the index of their mount in Config.Mounts.
+	IDMapFds map[int]int `json:"idmapFds,omitempty"`
 }
 
 var nsFlags = map[NamespaceType]int{
@@ -197,6 +200,17 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	ic.NewTimeNS = plan.newTime
 	ic.NewCgroupNS = plan.newCgroup
 
+	// Before the init exists: a bad mapping or source fails create with
+	// nothing to undo but these fds.
+	var trees map[int]*os.File
+	if !ic.Exec {
+		if trees, err = openIDMappedMounts(cfg); err != nil {
+			return nil, err
+		}
+		// The init gets its own copies; the trees live as long as one is open.
+		defer closeFiles(trees)
+	}
+
 	exe, err := sealedSelf()
 	if err != nil {
 		return nil, err
@@ -229,6 +243,13 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	if opts.Console != nil {
 		ic.ConsoleFd = 3 + len(extra)
 		extra = append(extra, opts.Console)
+	}
+	for _, i := range sortedIndexes(trees) {
+		if ic.IDMapFds == nil {
+			ic.IDMapFds = map[int]int{}
+		}
+		ic.IDMapFds[i] = 3 + len(extra)
+		extra = append(extra, trees[i])
 	}
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
