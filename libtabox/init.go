@@ -33,6 +33,19 @@ func Init() {
 	// namespace (see startInit). A parent that died before this line shows
 	// as EOF on the sync socket.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Still dumpable: newuidmap refuses a process whose /proc directory is
+	// not its caller's, and a non-dumpable one's is root's. Nothing runs in
+	// the new namespaces yet.
+	var mapErr error
+	if ids, ok := os.LookupEnv("_TABOX_MAPWAIT"); ok {
+		os.Unsetenv("_TABOX_MAPWAIT")
+		var uid, gid int
+		if _, err := fmt.Sscanf(ids, "%d:%d", &uid, &gid); err != nil {
+			mapErr = fmt.Errorf("bad _TABOX_MAPWAIT %q", ids)
+		} else {
+			mapErr = waitIDMaps(fd, uid, gid)
+		}
+	}
 	// Nothing in the container may ptrace the init or open its /proc
 	// files while it holds host fds (CVE-2016-9962); exec of the user's
 	// program makes it dumpable again.
@@ -42,9 +55,12 @@ func Init() {
 	if err := p.dec.Decode(&ic); err != nil {
 		os.Exit(255)
 	}
-	if ic.Exec {
+	switch {
+	case mapErr != nil:
+		err = step("user namespace", mapErr)
+	case ic.Exec:
 		err = runExec(p, &ic)
-	} else {
+	default:
 		err = run(p, &ic)
 	}
 	var se *stepError
