@@ -98,3 +98,18 @@ func TestIdmappedTree(t *testing.T) {
 		t.Errorf("the same mapping made two user namespaces")
 	}
 }
+
+func TestMapsID(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "uid_map")
+	if err := os.WriteFile(file, []byte("         0     100000       1000\n      1000     300000          1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[uint64]bool{0: true, 999: true, 1000: true, 1001: false, 300000: false} {
+		if got := mapsID(file, id); got != want {
+			t.Errorf("mapsID(%d) = %v, want %v", id, got, want)
+		}
+	}
+	if mapsID(filepath.Join(t.TempDir(), "none"), 0) {
+		t.Errorf("a missing map maps 0")
+	}
+}

@@ -132,6 +132,9 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("session keyring", joinSessionKeyring(cfg, ic.NoNewKeyring)); err != nil {
 		return err
 	}
+	if err := step("user namespace", becomeJoinedRoot(cfg)); err != nil {
+		return err
+	}
 	root, err := prepareRootfs(cfg, ic)
 	if err := step("prepare rootfs", err); err != nil {
 		return err
@@ -445,6 +448,48 @@ func enterTimeNS(ic *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// becomeJoinedRoot makes the init root of a user namespace it joined by
+// path (in the C constructor): setns(2) keeps the host's ids, which that
+// namespace need not map, and as an unmapped id the init could create no
+// file (EOVERFLOW), a mount point in a tmpfs included. It keeps its
+// capabilities there: setns gave it all of them.
+func becomeJoinedRoot(cfg *Config) error {
+	if path, ok := cfg.NamespacePath(NEWUSER); !ok || path == "" {
+		return nil
+	}
+	if !mapsID("/proc/self/uid_map", 0) || !mapsID("/proc/self/gid_map", 0) {
+		return nil
+	}
+	if err := unix.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresgid 0: %w", err)
+	}
+	if err := unix.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresuid 0: %w", err)
+	}
+	return nil
+}
+
+// mapsID reports whether the map file (/proc/self/uid_map or gid_map)
+// maps id of the namespace.
+func mapsID(file string, id uint64) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		first, err1 := strconv.ParseUint(f[0], 10, 32)
+		size, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && id >= first && id-first < size {
+			return true
+		}
+	}
+	return false
 }
 
 func joinSessionKeyring(cfg *Config, keep bool) error {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -288,4 +289,46 @@ func assertOwner(t *testing.T, path string, uid, gid uint32) {
 	if st.Uid != uid || st.Gid != gid {
 		t.Errorf("%s on the host is owned by %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, gid)
 	}
+}
+
+// TestIDMappedMountJoinedUserNamespace: a container that joins another's
+// user namespace by path gets that namespace's mapping for an "idmap"
+// without mappings: the host's root-owned file is its root's.
+func TestIDMappedMountJoinedUserNamespace(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "roots"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openUpBundle(t, src)
+	owner := newBundle(t, func(s *specs.Spec) {
+		addUserNS(s, 100000, 65536)
+		s.Process.Args = []string{"testinit", "sleep", "120"}
+	})
+	openUpBundle(t, owner)
+	ownerID, _ := createContainer(t, owner)
+	pid := state(t, ownerID).Pid
+	bundle := newBundle(t, func(s *specs.Spec) {
+		// No new pid namespace: one cannot be made inside a joined user
+		// namespace (see specconv).
+		s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace},
+			{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+		s.Hostname = ""
+		// Without namespaces of its own, the container may not mount the
+		// host's proc, sysfs or mqueue from inside the joined one.
+		var keep []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Type != "proc" && m.Type != "sysfs" && m.Type != "mqueue" {
+				keep = append(keep, m)
+			}
+		}
+		s.Mounts = append(keep, specs.Mount{Destination: "/data", Source: src, Type: "bind", Options: []string{"bind", "idmap"}})
+		s.Process.Args = []string{"testinit", "stat", "/data/roots"}
+	})
+	openUpBundle(t, bundle, "data")
+	if l := lines(mustRun(t, bundle)); !slices.Equal(l, []string{"type=file mode=0644 uid=0 gid=0"}) {
+		t.Errorf("inside: %q, want the file as root's", l)
+	}
+	deleteContainer(t, ownerID, true)
 }
