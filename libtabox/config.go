@@ -173,6 +173,35 @@ type Mount struct {
 	// CopyUp fills a new tmpfs with what the directory under it held
 	// (podman's "tmpcopyup").
 	CopyUp bool `json:"copyUp,omitempty"`
+	// RecAttr changes the attributes of the mount and of every mount under
+	// it once it is made ("rro", "rnosuid", …); nil changes nothing.
+	RecAttr *MountAttr `json:"recAttr,omitempty"`
+	// IDMap makes a bind an idmapped mount; nil: the ids of the source
+	// filesystem are shown as they are.
+	IDMap *MountIDMap `json:"idMap,omitempty"`
+}
+
+// MountAttr is a change of mount attributes, as MOUNT_ATTR_* bits of
+// mount_setattr(2). An atime mode in Set comes with MOUNT_ATTR__ATIME in
+// Clear: the atime modes are an enum, not flags.
+type MountAttr struct {
+	Set   uint64 `json:"set,omitempty"`
+	Clear uint64 `json:"clear,omitempty"`
+}
+
+// MountIDMap is the id mapping of an idmapped bind mount: a file owned by
+// id X on the source filesystem is seen through the mount as owned by the
+// id X maps to (ContainerID is the filesystem's id, HostID the mount's).
+// Exactly one of the mappings and UserNSPath is set.
+type MountIDMap struct {
+	UIDMappings []IDMap `json:"uidMappings,omitempty"`
+	GIDMappings []IDMap `json:"gidMappings,omitempty"`
+	// UserNSPath is a user namespace (the container's, joined by path)
+	// whose mappings are used.
+	UserNSPath string `json:"userNSPath,omitempty"`
+	// Recursive maps every mount of a recursive bind ("ridmap"), not only
+	// its top one.
+	Recursive bool `json:"recursive,omitempty"`
 }
 
 // DeviceType is the kind of a device node.

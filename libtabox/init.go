@@ -35,6 +35,19 @@ func Init() {
 	// namespace (see startInit). A parent that died before this line shows
 	// as EOF on the sync socket.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Still dumpable: newuidmap refuses a process whose /proc directory is
+	// not its caller's, and a non-dumpable one's is root's. Nothing runs in
+	// the new namespaces yet.
+	var mapErr error
+	if ids, ok := os.LookupEnv("_TABOX_MAPWAIT"); ok {
+		os.Unsetenv("_TABOX_MAPWAIT")
+		var uid, gid int
+		if _, err := fmt.Sscanf(ids, "%d:%d", &uid, &gid); err != nil {
+			mapErr = fmt.Errorf("bad _TABOX_MAPWAIT %q", ids)
+		} else {
+			mapErr = waitIDMaps(fd, uid, gid)
+		}
+	}
 	// Nothing in the container may ptrace the init or open its /proc
 	// files while it holds host fds (CVE-2016-9962); exec of the user's
 	// program makes it dumpable again.
@@ -44,9 +57,12 @@ func Init() {
 	if err := p.dec.Decode(&ic); err != nil {
 		os.Exit(255)
 	}
-	if ic.Exec {
+	switch {
+	case mapErr != nil:
+		err = step("user namespace", mapErr)
+	case ic.Exec:
 		err = runExec(p, &ic)
-	} else {
+	default:
 		err = run(p, &ic)
 	}
 	var se *stepError
@@ -116,6 +132,9 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 		}
 	}
 	if err := step("session keyring", joinSessionKeyring(cfg, ic.NoNewKeyring)); err != nil {
+		return err
+	}
+	if err := step("user namespace", becomeJoinedRoot(cfg)); err != nil {
 		return err
 	}
 	root, err := prepareRootfs(cfg, ic)
@@ -446,6 +465,48 @@ func enterTimeNS(ic *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// becomeJoinedRoot makes the init root of a user namespace it joined by
+// path (in the C constructor): setns(2) keeps the host's ids, which that
+// namespace need not map, and as an unmapped id the init could create no
+// file (EOVERFLOW), a mount point in a tmpfs included. It keeps its
+// capabilities there: setns gave it all of them.
+func becomeJoinedRoot(cfg *Config) error {
+	if path, ok := cfg.NamespacePath(NEWUSER); !ok || path == "" {
+		return nil
+	}
+	if !mapsID("/proc/self/uid_map", 0) || !mapsID("/proc/self/gid_map", 0) {
+		return nil
+	}
+	if err := unix.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresgid 0: %w", err)
+	}
+	if err := unix.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresuid 0: %w", err)
+	}
+	return nil
+}
+
+// mapsID reports whether the map file (/proc/self/uid_map or gid_map)
+// maps id of the namespace.
+func mapsID(file string, id uint64) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		first, err1 := strconv.ParseUint(f[0], 10, 32)
+		size, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && id >= first && id-first < size {
+			return true
+		}
+	}
+	return false
 }
 
 func joinSessionKeyring(cfg *Config, keep bool) error {

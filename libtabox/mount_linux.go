@@ -1,6 +1,7 @@
 package libtabox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -108,4 +109,119 @@ func lockedFlags(f *os.File) uintptr {
 		}
 	}
 	return flags
+}
+
+// openTree clones the mount at path (and the mounts under it if rec) into
+// a detached tree, attached nowhere until moveMount.
+func openTree(path string, rec bool) (*os.File, error) {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if rec {
+		flags |= unix.AT_RECURSIVE
+	}
+	for {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, path, uint(flags))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open_tree", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}
+
+// moveMount attaches the detached tree onto the file or directory dst
+// refers to (resolved safely inside the rootfs, as for mountFd).
+func moveMount(tree, dst *os.File) error {
+	for {
+		err := unix.MoveMount(int(tree.Fd()), "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("move_mount %s onto %s: %w", tree.Name(), dst.Name(), err)
+		}
+		return nil
+	}
+}
+
+// mountSetattr changes the attributes of the mount f is on, and of every
+// mount under it if recursive. name is f's path, for the error.
+func mountSetattr(f *os.File, name string, recursive bool, attr *unix.MountAttr) error {
+	flags := unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	for {
+		err := unix.MountSetattr(int(f.Fd()), "", uint(flags), attr)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &mountSetattrError{path: name, recursive: recursive, attr: *attr, err: err}
+		}
+		return nil
+	}
+}
+
+type mountSetattrError struct {
+	path      string
+	recursive bool
+	attr      unix.MountAttr
+	err       error
+}
+
+func (e *mountSetattrError) Error() string {
+	var b strings.Builder
+	b.WriteString("mount_setattr ")
+	b.WriteString(e.path)
+	if e.recursive {
+		b.WriteString(" recursively")
+	}
+	// An atime mode is set with MOUNT_ATTR__ATIME cleared, and relatime's
+	// value is 0.
+	relatime := e.attr.Attr_clr&unix.MOUNT_ATTR__ATIME == unix.MOUNT_ATTR__ATIME && e.attr.Attr_set&unix.MOUNT_ATTR__ATIME == 0
+	if e.attr.Attr_set != 0 || relatime {
+		set := mountAttrString(e.attr.Attr_set)
+		if relatime {
+			set = strings.TrimPrefix(set+"|MOUNT_ATTR_RELATIME", "|")
+		}
+		fmt.Fprintf(&b, " set %s", set)
+	}
+	if e.attr.Attr_clr != 0 {
+		fmt.Fprintf(&b, " clear %s", mountAttrString(e.attr.Attr_clr))
+	}
+	msg := b.String() + ": " + e.err.Error()
+	if errors.Is(e.err, unix.ENOSYS) {
+		msg += " (mount_setattr needs Linux 5.12 or later)"
+	}
+	return msg
+}
+
+func (e *mountSetattrError) Unwrap() error { return e.err }
+
+var mountAttrNames = []struct {
+	attr uint64
+	name string
+}{
+	{unix.MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"}, {unix.MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
+	{unix.MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"}, {unix.MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
+	{unix.MOUNT_ATTR__ATIME, "MOUNT_ATTR__ATIME"}, {unix.MOUNT_ATTR_NOATIME, "MOUNT_ATTR_NOATIME"},
+	{unix.MOUNT_ATTR_STRICTATIME, "MOUNT_ATTR_STRICTATIME"}, {unix.MOUNT_ATTR_NODIRATIME, "MOUNT_ATTR_NODIRATIME"},
+	{unix.MOUNT_ATTR_IDMAP, "MOUNT_ATTR_IDMAP"}, {unix.MOUNT_ATTR_NOSYMFOLLOW, "MOUNT_ATTR_NOSYMFOLLOW"},
+}
+
+// mountAttrString names MOUNT_ATTR_* bits.
+func mountAttrString(attr uint64) string {
+	var names []string
+	for _, a := range mountAttrNames {
+		if attr&a.attr == a.attr {
+			names = append(names, a.name)
+			attr &^= a.attr
+		}
+	}
+	if attr != 0 {
+		names = append(names, fmt.Sprintf("%#x", attr))
+	}
+	return strings.Join(names, "|")
 }

@@ -68,6 +68,9 @@ type initConfig struct {
 	// SelfOOMScoreAdj has the init set its own oom_score_adj: an
 	// unprivileged tabox may not write the file of its non-dumpable init.
 	SelfOOMScoreAdj bool `json:"selfOOMScoreAdj,omitempty"`
+	// IDMapFds are the init's fds of the idmapped trees the parent made,
+	// by the index of their mount in Config.Mounts.
+	IDMapFds map[int]int `json:"idmapFds,omitempty"`
 }
 
 var nsFlags = map[NamespaceType]int{
@@ -200,6 +203,17 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	ic.NewTimeNS = plan.newTime
 	ic.NewCgroupNS = plan.newCgroup
 
+	// Before the init exists: a bad mapping or source fails create with
+	// nothing to undo but these fds.
+	var trees map[int]*os.File
+	if !ic.Exec {
+		if trees, err = openIDMappedMounts(cfg); err != nil {
+			return nil, err
+		}
+		// The init gets its own copies; the trees live as long as one is open.
+		defer closeFiles(trees)
+	}
+
 	exe, err := sealedSelf()
 	if err != nil {
 		return nil, err
@@ -233,6 +247,13 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		ic.ConsoleFd = 3 + len(extra)
 		extra = append(extra, opts.Console)
 	}
+	for _, i := range sortedIndexes(trees) {
+		if ic.IDMapFds == nil {
+			ic.IDMapFds = map[int]int{}
+		}
+		ic.IDMapFds[i] = 3 + len(extra)
+		extra = append(extra, trees[i])
+	}
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:       []string{"tabox", "init"},
@@ -258,7 +279,16 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	if plan.unshareFlags != 0 {
 		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
 	}
-	if plan.cloneFlags&unix.CLONE_NEWUSER != 0 {
+	helperMaps := plan.cloneFlags&unix.CLONE_NEWUSER != 0 && needsIDMapHelpers(cfg)
+	switch {
+	case helperMaps:
+		// The maps are written by newuidmap and newgidmap once the init
+		// exists, and the init runs unmapped until then: as an unmapped
+		// id, its exec would drop every capability but ambient ones.
+		uid, gid, _ := initIDs(cfg)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("_TABOX_MAPWAIT=%d:%d", uid, gid))
+		cmd.SysProcAttr.AmbientCaps = boundingCaps()
+	case plan.cloneFlags&unix.CLONE_NEWUSER != 0:
 		for _, m := range cfg.UIDMappings {
 			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings,
 				syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
@@ -283,6 +313,18 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	if err := p.start(plan.pidNS, ic.initialCPUs); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
+	if helperMaps {
+		err := writeIDMapsWithHelpers(p.pid(), cfg)
+		if err == nil {
+			// One byte, read by the init before it decodes anything (see
+			// waitIDMaps).
+			_, err = parentSock.Write([]byte{0})
+		}
+		if err != nil {
+			p.kill()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -291,17 +333,42 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 // Root of the container when it is mapped; otherwise the first mapped ids,
 // with every capability kept through exec as an ambient one.
 func setInitCredential(attr *syscall.SysProcAttr, cfg *Config) {
-	cred := &syscall.Credential{NoSetGroups: !attr.GidMappingsEnableSetgroups}
-	if hostID(cfg.UIDMappings, 0) < 0 || hostID(cfg.GIDMappings, 0) < 0 {
-		if len(cfg.UIDMappings) == 0 || len(cfg.GIDMappings) == 0 {
-			return
-		}
-		cred.Uid, cred.Gid = cfg.UIDMappings[0].ContainerID, cfg.GIDMappings[0].ContainerID
-		for c := 0; c <= capability.Last(); c++ {
-			attr.AmbientCaps = append(attr.AmbientCaps, uintptr(c))
+	uid, gid, root := initIDs(cfg)
+	if !root && (len(cfg.UIDMappings) == 0 || len(cfg.GIDMappings) == 0) {
+		return
+	}
+	attr.Credential = &syscall.Credential{Uid: uid, Gid: gid, NoSetGroups: !attr.GidMappingsEnableSetgroups}
+	if !root {
+		attr.AmbientCaps = boundingCaps()
+	}
+}
+
+// boundingCaps lists the capabilities of tabox's bounding set, all of
+// which the init has in a user namespace it creates: raising one outside
+// the set as ambient would fail the fork.
+func boundingCaps() []uintptr {
+	var caps []uintptr
+	for c := 0; c <= capability.Last(); c++ {
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && in == 1 {
+			caps = append(caps, uintptr(c))
 		}
 	}
-	attr.Credential = cred
+	return caps
+}
+
+// initIDs are the ids the init runs as in a new user namespace: root when
+// the mappings map it, otherwise the first mapped uid and gid.
+func initIDs(cfg *Config) (uid, gid uint32, root bool) {
+	if hostID(cfg.UIDMappings, 0) >= 0 && hostID(cfg.GIDMappings, 0) >= 0 {
+		return 0, 0, true
+	}
+	if len(cfg.UIDMappings) > 0 {
+		uid = cfg.UIDMappings[0].ContainerID
+	}
+	if len(cfg.GIDMappings) > 0 {
+		gid = cfg.GIDMappings[0].ContainerID
+	}
+	return uid, gid, false
 }
 
 // start forks the init. The init's parent-death signal fires when the

@@ -32,6 +32,9 @@ type rootfs struct {
 	// one, cgroupPaths are bound in place of the hierarchies.
 	cgroupns    bool
 	cgroupPaths map[string]string
+	// trees are the idmapped copies of bind sources the parent made, by
+	// the index of their mount (see idmap.go).
+	trees map[int]*os.File
 }
 
 // prepareRootfs isolates the mount namespace from the host's and binds the
@@ -65,13 +68,23 @@ func prepareRootfs(cfg *Config, ic *initConfig) (*rootfs, error) {
 		return nil, err
 	}
 	_, userns := cfg.NamespacePath(NEWUSER)
+	trees := make(map[int]*os.File, len(ic.IDMapFds))
+	for i, tfd := range ic.IDMapFds {
+		if i < 0 || i >= len(cfg.Mounts) {
+			fd.Close()
+			null.Close()
+			return nil, fmt.Errorf("idmapped tree for mount %d, of %d mounts", i, len(cfg.Mounts))
+		}
+		trees[i] = os.NewFile(uintptr(tfd), "idmapped "+cfg.Mounts[i].Source)
+	}
 	return &rootfs{path: cfg.Rootfs, fd: fd, devNull: null, userns: userns || InUserNS(),
-		cgroupns: cfg.HasNamespace(NEWCGROUP), cgroupPaths: ic.CgroupPaths}, nil
+		cgroupns: cfg.HasNamespace(NEWCGROUP), cgroupPaths: ic.CgroupPaths, trees: trees}, nil
 }
 
 func (r *rootfs) close() {
 	r.fd.Close()
 	r.devNull.Close()
+	closeFiles(r.trees)
 }
 
 // makeParentPrivate makes the mount holding the rootfs private when it is
@@ -176,11 +189,39 @@ func (r *rootfs) createFileIn(path string) (*os.File, error) {
 func (r *rootfs) mountAll(cfg *Config) error {
 	for i := range cfg.Mounts {
 		m := &cfg.Mounts[i]
-		if err := r.mountOne(m); err != nil {
+		var err error
+		if tree := r.trees[i]; tree != nil {
+			err = r.bindFrom(m, tree)
+		} else {
+			err = r.mountOne(m)
+		}
+		if err == nil {
+			err = r.setRecAttr(m)
+		}
+		if err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 	}
 	return nil
+}
+
+// setRecAttr applies the recursive attributes ("rro", …) to the mount
+// just made at m.Destination and to every mount under it, last, so that
+// they hold over whatever the flags of the mount itself said.
+func (r *rootfs) setRecAttr(m *Mount) error {
+	if m.RecAttr == nil {
+		return nil
+	}
+	top, err := pathrs.OpenatInRoot(r.fd, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	err = mountSetattr(top, m.Destination, true, &unix.MountAttr{Attr_set: m.RecAttr.Set, Attr_clr: m.RecAttr.Clear})
+	if errors.Is(err, unix.EPERM) && r.userns {
+		return fmt.Errorf("%w (in a user namespace the kernel keeps ro, nosuid, nodev, noexec and the atime mode of the mounts that came from the host)", err)
+	}
+	return err
 }
 
 func (r *rootfs) mountOne(m *Mount) error {
@@ -213,13 +254,17 @@ func (r *rootfs) mountOne(m *Mount) error {
 
 // bind binds the host path m.Source, then remounts with the mount's flags:
 // a bind ignores every flag but MS_REC on its first mount.
-func (r *rootfs) bind(m *Mount) error {
-	src, err := os.Stat(m.Source)
+func (r *rootfs) bind(m *Mount) error { return r.bindFrom(m, nil) }
+
+// bindFrom is bind, attaching tree instead when it is set: a detached
+// copy of m.Source (idmapped) that the parent made.
+func (r *rootfs) bindFrom(m *Mount, tree *os.File) error {
+	isDir, err := bindSourceIsDir(m.Source, tree)
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}
 	var dst *os.File
-	if src.IsDir() {
+	if isDir {
 		dst, err = r.mkdirIn(m.Destination)
 	} else {
 		dst, err = r.createFileIn(m.Destination)
@@ -228,7 +273,12 @@ func (r *rootfs) bind(m *Mount) error {
 		return err
 	}
 	defer dst.Close()
-	if err := mountFd(m.Source, dst, "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
+	if tree != nil {
+		err = moveMount(tree, dst)
+	} else {
+		err = mountFd(m.Source, dst, "", unix.MS_BIND|(m.Flags&unix.MS_REC), "")
+	}
+	if err != nil {
 		return err
 	}
 	if extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 || m.ClearFlags != 0 {
@@ -242,6 +292,21 @@ func (r *rootfs) bind(m *Mount) error {
 		}
 	}
 	return r.propagate(m)
+}
+
+func bindSourceIsDir(src string, tree *os.File) (bool, error) {
+	if tree == nil {
+		fi, err := os.Stat(src)
+		if err != nil {
+			return false, err
+		}
+		return fi.IsDir(), nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(tree.Fd()), &st); err != nil {
+		return false, fmt.Errorf("stat %s: %w", tree.Name(), err)
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
 }
 
 // restrictTree applies ro, nosuid, nodev and noexec to every mount of a
@@ -269,11 +334,7 @@ func (r *rootfs) restrictTree(path string, flags uintptr) error {
 		return err
 	}
 	defer top.Close()
-	err = unix.MountSetattr(int(top.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
-	if err != nil {
-		return fmt.Errorf("mount_setattr %s recursively: %w", path, err)
-	}
-	return nil
+	return mountSetattr(top, path, true, &unix.MountAttr{Attr_set: attr})
 }
 
 // remount changes the flags of the mount now at path (the top one). Flags

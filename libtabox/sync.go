@@ -14,6 +14,10 @@ import (
 // pair, fd 3 in the init, one JSON object per message:
 //
 //	parent                               init
+//	  [newuidmap, newgidmap;               [waits, unmapped, for the byte;
+//	   one byte               ──────▶      becomes its ids] (only for maps
+//	                                       an unprivileged user may not
+//	                                       write itself; see waitIDMaps)
 //	  initConfig              ──────▶
 //	                                       join/enter namespaces, mounts,
 //	                                       devices, masks (before pivot)

@@ -27,7 +27,13 @@ func Features(annotations map[string]string) *features.Features {
 	for name := range propagationFlags {
 		f.MountOptions = append(f.MountOptions, name)
 	}
-	f.MountOptions = append(f.MountOptions, "bind", "rbind")
+	for name := range recursiveAttrs {
+		f.MountOptions = append(f.MountOptions, name)
+	}
+	for name := range recursiveAtime {
+		f.MountOptions = append(f.MountOptions, name)
+	}
+	f.MountOptions = append(f.MountOptions, "bind", "rbind", "idmap", "ridmap", "tmpcopyup")
 	sort.Strings(f.MountOptions)
 	f.MountOptions = dedup(f.MountOptions)
 
@@ -67,7 +73,10 @@ func Features(annotations map[string]string) *features.Features {
 	l.Apparmor = &features.Apparmor{Enabled: &no}
 	l.Selinux = &features.Selinux{Enabled: &no}
 	l.IntelRdt = &features.IntelRdt{Enabled: &no}
-	l.MountExtensions = &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}}
+	// Claimed only where create would make one: as root, on a kernel with
+	// mount_setattr.
+	idmap := libtabox.IDMappedMountsSupported()
+	l.MountExtensions = &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}}
 	l.NetDevices = &features.NetDevices{Enabled: &no}
 	f.Linux = l
 	return f

@@ -69,16 +69,99 @@ var propagationFlags = map[string]uintptr{
 	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
 }
 
-// recursiveAttrs are runc's mount_setattr options ("rro", "rnosuid", …),
-// which tabox does not apply yet; passed as fs data they would make the
-// mount fail with a confusing EINVAL.
-var recursiveAttrs = map[string]bool{
-	"rro": true, "rrw": true, "rnosuid": true, "rsuid": true,
-	"rnodev": true, "rdev": true, "rnoexec": true, "rexec": true,
-	"rnodiratime": true, "rdiratime": true, "rrelatime": true,
-	"rnorelatime": true, "rnoatime": true, "ratime": true,
-	"rstrictatime": true, "rnostrictatime": true,
-	"rnosymfollow": true, "rsymfollow": true,
+// recursiveAttrs are the options applied with mount_setattr(2) and
+// AT_RECURSIVE to the mount and every mount under it, once it is made: a
+// flag of mount(2) changes only the one mount it is given.
+var recursiveAttrs = map[string]mountAttrFlag{
+	"rro":          {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":          {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":      {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":        {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":       {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":         {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":      {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":        {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// mountAttrFlag is what a recursive option does to a MOUNT_ATTR_* bit.
+type mountAttrFlag struct {
+	clear bool
+	attr  uint64
+}
+
+// recursiveAtime are the recursive access-time options. The kernel takes
+// one atime mode (relatime, noatime or strictatime), not flags to set and
+// clear one by one (a partial MOUNT_ATTR__ATIME in attr_clr is EINVAL), so
+// each option picks a mode, given the one picked before it, the way
+// mount(8) reads the options without the "r": "atime" drops noatime for
+// the kernel's default, relatime, but keeps strictatime; "nostrictatime"
+// drops strictatime, keeping noatime; "norelatime" asks for strict
+// updates unless noatime was asked for.
+var recursiveAtime = map[string]func(cur uint64, set bool) uint64{
+	"rnoatime":     func(uint64, bool) uint64 { return unix.MOUNT_ATTR_NOATIME },
+	"rrelatime":    func(uint64, bool) uint64 { return unix.MOUNT_ATTR_RELATIME },
+	"rstrictatime": func(uint64, bool) uint64 { return unix.MOUNT_ATTR_STRICTATIME },
+	"ratime": func(cur uint64, set bool) uint64 {
+		if set && cur == unix.MOUNT_ATTR_STRICTATIME {
+			return cur
+		}
+		return unix.MOUNT_ATTR_RELATIME
+	},
+	"rnostrictatime": func(cur uint64, set bool) uint64 {
+		if set && cur == unix.MOUNT_ATTR_NOATIME {
+			return cur
+		}
+		return unix.MOUNT_ATTR_RELATIME
+	},
+	"rnorelatime": func(cur uint64, set bool) uint64 {
+		if set && cur == unix.MOUNT_ATTR_NOATIME {
+			return cur
+		}
+		return unix.MOUNT_ATTR_STRICTATIME
+	},
+}
+
+// recAttr collects the recursive options of one mount, the last one of a
+// pair ("rro", "rrw") winning.
+type recAttr struct {
+	set, clear uint64
+	atime      uint64
+	atimeSet   bool
+}
+
+func (r *recAttr) add(opt string) bool {
+	if f, ok := recursiveAttrs[opt]; ok {
+		if f.clear {
+			r.clear |= f.attr
+			r.set &^= f.attr
+		} else {
+			r.set |= f.attr
+			r.clear &^= f.attr
+		}
+		return true
+	}
+	if pick, ok := recursiveAtime[opt]; ok {
+		r.atime, r.atimeSet = pick(r.atime, r.atimeSet), true
+		return true
+	}
+	return false
+}
+
+// attr returns the change to make, or nil for none.
+func (r *recAttr) attr() *libtabox.MountAttr {
+	a := libtabox.MountAttr{Set: r.set, Clear: r.clear}
+	if r.atimeSet {
+		a.Set |= r.atime
+		a.Clear |= unix.MOUNT_ATTR__ATIME
+	}
+	if a.Set == 0 && a.Clear == 0 {
+		return nil
+	}
+	return &a
 }
 
 func convertPropagation(p string) (uintptr, error) {
@@ -112,11 +195,10 @@ func convertMount(m specs.Mount, bundle string) (libtabox.Mount, error) {
 	if dest == "/" {
 		return libtabox.Mount{}, fmt.Errorf("destination %q: mounting over the root is not allowed", m.Destination)
 	}
-	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-		return libtabox.Mount{}, errors.New("idmapped mounts (uidMappings, gidMappings) are not supported yet")
-	}
 	mnt := libtabox.Mount{Source: m.Source, Destination: dest, Type: m.Type}
 	var data []string
+	var rec recAttr
+	idmapOpt := ""
 	for _, o := range m.Options {
 		if f, ok := mountFlags[o]; ok {
 			// The last of "ro" and "rw" wins, as with mount(8).
@@ -135,19 +217,22 @@ func convertMount(m specs.Mount, bundle string) (libtabox.Mount, error) {
 		}
 		switch {
 		case o == "idmap" || o == "ridmap":
-			return libtabox.Mount{}, fmt.Errorf("option %q: idmapped mounts are not supported yet", o)
+			// Not a flag of mount(2): the kernel would take it for fs data.
+			idmapOpt = o
+			continue
 		case o == "tmpcopyup":
 			if m.Type != "tmpfs" {
 				return libtabox.Mount{}, fmt.Errorf("option %q is only for a tmpfs", o)
 			}
 			mnt.CopyUp = true
 			continue
-		case recursiveAttrs[o]:
-			return libtabox.Mount{}, fmt.Errorf("option %q: recursive mount attributes are not supported yet", o)
+		case rec.add(o):
+			continue
 		}
 		data = append(data, o)
 	}
 	mnt.Data = strings.Join(data, ",")
+	mnt.RecAttr = rec.attr()
 
 	switch {
 	case mnt.Flags&unix.MS_BIND != 0 || m.Type == "bind":
@@ -173,6 +258,14 @@ func convertMount(m specs.Mount, bundle string) (libtabox.Mount, error) {
 		}
 	}
 
+	if idmapOpt != "" || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		im, err := convertMountIDMap(m, mnt.Kind, idmapOpt)
+		if err != nil {
+			return libtabox.Mount{}, err
+		}
+		mnt.IDMap = im
+	}
+
 	// Anything else over /proc or /sys could hide the files that masked
 	// and read-only paths protect, or fake them.
 	switch dest {
@@ -186,6 +279,72 @@ func convertMount(m specs.Mount, bundle string) (libtabox.Mount, error) {
 		}
 	}
 	return mnt, nil
+}
+
+// convertMountIDMap reads the id mapping of an idmapped mount: its own
+// mappings, or none yet when the container's are to be used (see
+// resolveMountIDMaps). Mappings without "idmap" or "ridmap" map the top
+// mount only, as runc does.
+func convertMountIDMap(m specs.Mount, kind libtabox.MountKind, opt string) (*libtabox.MountIDMap, error) {
+	what := "uidMappings and gidMappings"
+	if opt != "" {
+		what = fmt.Sprintf("option %q", opt)
+	}
+	// Only a bind has a detached copy (open_tree) to map before it is
+	// attached; a new filesystem would need fsmount, and proc or sysfs do
+	// not support idmapping at all.
+	if kind != libtabox.MountBind {
+		return nil, fmt.Errorf("%s: idmapped mounts are only supported for bind mounts", what)
+	}
+	if (len(m.UIDMappings) > 0) != (len(m.GIDMappings) > 0) {
+		return nil, errors.New("uidMappings and gidMappings of an idmapped mount must be given together")
+	}
+	im := &libtabox.MountIDMap{Recursive: opt == "ridmap"}
+	var err error
+	if im.UIDMappings, err = convertIDMaps("uidMappings", m.UIDMappings); err != nil {
+		return nil, err
+	}
+	if im.GIDMappings, err = convertIDMaps("gidMappings", m.GIDMappings); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// resolveMountIDMaps gives the idmapped mounts without mappings of their
+// own the container's user namespace (runtime-spec: "the runtime MAY use
+// the container's user namespace mapping, otherwise an error MUST be
+// returned"), and refuses them where the kernel would.
+func resolveMountIDMaps(c *libtabox.Config, opts Opts) error {
+	for i := range c.Mounts {
+		im := c.Mounts[i].IDMap
+		if im == nil {
+			continue
+		}
+		// mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN in the user
+		// namespace that owns the source's filesystem: the host's, for
+		// every filesystem a user could bind.
+		if opts.Rootless {
+			return fmt.Errorf("mounts[%d]: idmapped mounts need tabox to run as root (the kernel lets only a process with CAP_SYS_ADMIN over the source's filesystem make them)", i)
+		}
+		if len(im.UIDMappings) > 0 {
+			continue
+		}
+		opt := "idmap"
+		if im.Recursive {
+			opt = "ridmap"
+		}
+		path, ok := c.NamespacePath(libtabox.NEWUSER)
+		switch {
+		case !ok:
+			return fmt.Errorf("mounts[%d]: option %q without uidMappings and gidMappings uses the container's user namespace, and linux.namespaces has none", i, opt)
+		case path != "":
+			im.UserNSPath = path
+		default:
+			im.UIDMappings = append([]libtabox.IDMap(nil), c.UIDMappings...)
+			im.GIDMappings = append([]libtabox.IDMap(nil), c.GIDMappings...)
+		}
+	}
+	return nil
 }
 
 var deviceTypes = map[string]libtabox.DeviceType{

@@ -86,14 +86,7 @@ func TestConvertMounts(t *testing.T) {
 		{name: "empty destination", mod: mounts(specs.Mount{Type: "tmpfs"}), wantErr: `mounts[0]: destination "" is not absolute`},
 		{name: "root destination", mod: mounts(specs.Mount{Destination: "/", Type: "tmpfs"}), wantErr: "mounts[0]: destination \"/\""},
 		{name: "root destination unclean", mod: mounts(specs.Mount{Destination: "/tmp/..", Type: "tmpfs"}), wantErr: "mounts[0]: destination \"/tmp/..\""},
-		{name: "idmap", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"bind", "idmap"}}), wantErr: `mounts[0]: option "idmap": idmapped mounts are not supported yet`},
-		{name: "ridmap", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"rbind", "ridmap"}}), wantErr: "not supported yet"},
-		{name: "mount uidMappings", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"bind"},
-			UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), wantErr: "mounts[0]: idmapped mounts"},
-		{name: "mount gidMappings", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"bind"},
-			GIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), wantErr: "mounts[0]: idmapped mounts"},
 		{name: "tmpcopyup on a bind", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Type: "bind", Options: []string{"rbind", "tmpcopyup"}}), wantErr: `mounts[0]: option "tmpcopyup" is only for a tmpfs`},
-		{name: "recursive attr", mod: mounts(specs.Mount{Destination: "/a", Source: "/b", Options: []string{"rbind", "rro"}}), wantErr: `mounts[0]: option "rro": recursive mount attributes`},
 		{name: "bind without source", mod: mounts(specs.Mount{Destination: "/a", Options: []string{"bind"}}), wantErr: "mounts[0]: a bind mount needs a source"},
 		{name: "no type", mod: mounts(specs.Mount{Destination: "/a", Source: "x"}), wantErr: "mounts[0]: destination \"/a\": type is required"},
 		{name: "tmpfs on proc", mod: mounts(specs.Mount{Destination: "/proc/", Type: "tmpfs"}), wantErr: "mounts[0]: only a procfs may be mounted on /proc"},
@@ -181,5 +174,120 @@ func TestConvertMaskedReadonlyPaths(t *testing.T) {
 			wantErr: `linux.maskedPaths[1]: path "proc/kcore" is not absolute`},
 		{name: "readonly relative", mod: func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{""} },
 			wantErr: `linux.readonlyPaths[0]: path "" is not absolute`},
+	})
+}
+
+func TestConvertRecursiveAttrs(t *testing.T) {
+	const atime = unix.MOUNT_ATTR__ATIME
+	var cases []convCase
+	for _, tc := range []struct {
+		name string
+		opts []string
+		want *libtabox.MountAttr
+	}{
+		{"none", []string{"ro", "nosuid"}, nil},
+		{"set", []string{"rro", "rnosuid", "rnodev", "rnoexec", "rnodiratime", "rnosymfollow"}, &libtabox.MountAttr{
+			Set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC |
+				unix.MOUNT_ATTR_NODIRATIME | unix.MOUNT_ATTR_NOSYMFOLLOW}},
+		{"clear", []string{"rrw", "rsuid", "rdev", "rexec", "rdiratime", "rsymfollow"}, &libtabox.MountAttr{
+			Clear: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC |
+				unix.MOUNT_ATTR_NODIRATIME | unix.MOUNT_ATTR_NOSYMFOLLOW}},
+		{"last of rro rrw wins", []string{"rro", "rnosuid", "rrw"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_NOSUID, Clear: unix.MOUNT_ATTR_RDONLY}},
+		{"last of rrw rro wins", []string{"rrw", "rro"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_RDONLY}},
+		// The atime modes are an enum: a mode is set with the whole
+		// MOUNT_ATTR__ATIME field cleared, and relatime is 0.
+		{"rnoatime", []string{"rnoatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_NOATIME, Clear: atime}},
+		{"rstrictatime", []string{"rstrictatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_STRICTATIME, Clear: atime}},
+		{"rrelatime", []string{"rrelatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_RELATIME, Clear: atime}},
+		{"ratime alone is relatime", []string{"ratime"}, &libtabox.MountAttr{Clear: atime}},
+		{"ratime drops noatime", []string{"rnoatime", "ratime"}, &libtabox.MountAttr{Clear: atime}},
+		{"ratime keeps strictatime", []string{"rstrictatime", "ratime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_STRICTATIME, Clear: atime}},
+		{"rnostrictatime drops strictatime", []string{"rstrictatime", "rnostrictatime"}, &libtabox.MountAttr{Clear: atime}},
+		{"rnostrictatime keeps noatime", []string{"rnoatime", "rnostrictatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_NOATIME, Clear: atime}},
+		{"rnorelatime is strict", []string{"rrelatime", "rnorelatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_STRICTATIME, Clear: atime}},
+		{"rnorelatime keeps noatime", []string{"rnoatime", "rnorelatime"}, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_NOATIME, Clear: atime}},
+		{"atime with flags", []string{"rnoatime", "rro", "rnodiratime"}, &libtabox.MountAttr{
+			Set: unix.MOUNT_ATTR_NOATIME | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODIRATIME, Clear: atime}},
+	} {
+		cases = append(cases, convCase{name: tc.name, mod: func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/data", Source: "/srv", Options: append([]string{"rbind"}, tc.opts...)}}
+		}, check: func(t *testing.T, c *libtabox.Config) {
+			m := c.Mounts[0]
+			if !reflect.DeepEqual(m.RecAttr, tc.want) {
+				t.Errorf("RecAttr = %+v, want %+v", m.RecAttr, tc.want)
+			}
+			if m.Data != "" {
+				t.Errorf("Data = %q: a recursive option went to the filesystem", m.Data)
+			}
+		}})
+	}
+	// Not only binds: a tmpfs takes them too (on itself).
+	cases = append(cases, convCase{name: "tmpfs", mod: func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"rro", "size=1m"}}}
+	}, check: func(t *testing.T, c *libtabox.Config) {
+		if m := c.Mounts[0]; !reflect.DeepEqual(m.RecAttr, &libtabox.MountAttr{Set: unix.MOUNT_ATTR_RDONLY}) || m.Data != "size=1m" {
+			t.Errorf("mount = %+v", m)
+		}
+	}})
+	runCases(t, cases)
+}
+
+func TestConvertIDMappedMounts(t *testing.T) {
+	own := []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 2000, Size: 10}}
+	ownWant := []libtabox.IDMap{{ContainerID: 1000, HostID: 2000, Size: 10}}
+	bind := func(opts []string, uids, gids []specs.LinuxIDMapping) func(s *specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/data", Source: "/srv", Type: "bind", Options: opts, UIDMappings: uids, GIDMappings: gids}}
+		}
+	}
+	idmap := func(want *libtabox.MountIDMap) func(t *testing.T, c *libtabox.Config) {
+		return func(t *testing.T, c *libtabox.Config) {
+			m := c.Mounts[0]
+			if !reflect.DeepEqual(m.IDMap, want) {
+				t.Errorf("IDMap = %+v, want %+v", m.IDMap, want)
+			}
+			if m.Data != "" || m.Kind != libtabox.MountBind {
+				t.Errorf("mount = %+v: want a bind without fs data", m)
+			}
+		}
+	}
+	both := func(f ...func(s *specs.Spec)) func(s *specs.Spec) {
+		return func(s *specs.Spec) {
+			for _, g := range f {
+				g(s)
+			}
+		}
+	}
+	runCases(t, []convCase{
+		{name: "own mappings", mod: bind([]string{"rbind", "idmap"}, own, own),
+			check: idmap(&libtabox.MountIDMap{UIDMappings: ownWant, GIDMappings: ownWant})},
+		{name: "own mappings ridmap", mod: bind([]string{"rbind", "ridmap"}, own, own),
+			check: idmap(&libtabox.MountIDMap{UIDMappings: ownWant, GIDMappings: ownWant, Recursive: true})},
+		{name: "mappings without option", mod: bind([]string{"bind"}, own, own),
+			check: idmap(&libtabox.MountIDMap{UIDMappings: ownWant, GIDMappings: ownWant})},
+		{name: "own mappings win over the container's", mod: both(userNS, bind([]string{"bind", "idmap"}, own, own)),
+			check: idmap(&libtabox.MountIDMap{UIDMappings: ownWant, GIDMappings: ownWant})},
+		{name: "container's mappings", mod: both(userNS, bind([]string{"bind", "ridmap"}, nil, nil)),
+			check: idmap(&libtabox.MountIDMap{UIDMappings: []libtabox.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}},
+				GIDMappings: []libtabox.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}, Recursive: true})},
+		{name: "joined user namespace", mod: both(func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
+		}, bind([]string{"bind", "idmap"}, nil, nil)),
+			check: idmap(&libtabox.MountIDMap{UserNSPath: "/proc/1/ns/user"})},
+		{name: "no user namespace", mod: bind([]string{"bind", "idmap"}, nil, nil),
+			wantErr: `mounts[0]: option "idmap" without uidMappings and gidMappings uses the container's user namespace, and linux.namespaces has none`},
+		{name: "not a bind", mod: func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}, UIDMappings: own, GIDMappings: own}}
+		}, wantErr: `mounts[0]: option "idmap": idmapped mounts are only supported for bind mounts`},
+		{name: "mappings on a tmpfs", mod: func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", UIDMappings: own, GIDMappings: own}}
+		}, wantErr: "mounts[0]: uidMappings and gidMappings: idmapped mounts are only supported for bind mounts"},
+		{name: "uid without gid", mod: bind([]string{"bind", "idmap"}, own, nil), wantErr: "mounts[0]: uidMappings and gidMappings of an idmapped mount must be given together"},
+		{name: "gid without uid", mod: bind([]string{"bind"}, nil, own), wantErr: "must be given together"},
+		{name: "size zero", mod: bind([]string{"bind", "idmap"}, own, []specs.LinuxIDMapping{{Size: 0}}), wantErr: "mounts[0]: gidMappings[0]: size must not be 0"},
+		{name: "overlap", mod: bind([]string{"bind", "idmap"}, append(own, specs.LinuxIDMapping{ContainerID: 1005, HostID: 0, Size: 1}), own),
+			wantErr: "mounts[0]: uidMappings[1]: container ids 1005-1005 overlap those of uidMappings[0]"},
+		{name: "rootless", mod: both(userNS, bind([]string{"bind", "idmap"}, own, own)), opts: func(o *Opts) { o.Rootless = true },
+			wantErr: "mounts[0]: idmapped mounts need tabox to run as root"},
 	})
 }

@@ -103,7 +103,13 @@ func convertNamespaces(c *libtabox.Config, l *specs.Linux, opts Opts) error {
 	return nil
 }
 
+// maxIDMapRanges is how many lines the kernel takes in a uid_map or gid_map.
+const maxIDMapRanges = 340
+
 func convertIDMaps(field string, in []specs.LinuxIDMapping) ([]libtabox.IDMap, error) {
+	if len(in) > maxIDMapRanges {
+		return nil, fmt.Errorf("%s: %d ranges, the kernel takes at most %d", field, len(in), maxIDMapRanges)
+	}
 	var out []libtabox.IDMap
 	for i, m := range in {
 		if m.Size == 0 {
@@ -113,9 +119,24 @@ func convertIDMaps(field string, in []specs.LinuxIDMapping) ([]libtabox.IDMap, e
 		if uint64(m.ContainerID)+uint64(m.Size) > 1<<32 || uint64(m.HostID)+uint64(m.Size) > 1<<32 {
 			return nil, fmt.Errorf("%s[%d]: range of size %d overflows 32-bit ids", field, i, m.Size)
 		}
+		// An id may be mapped only once, either way: the kernel says
+		// EINVAL to a map with overlapping ranges.
+		for j, o := range out {
+			if overlaps(m.ContainerID, o.ContainerID, m.Size, o.Size) {
+				return nil, fmt.Errorf("%s[%d]: container ids %d-%d overlap those of %s[%d]", field, i, m.ContainerID, uint64(m.ContainerID)+uint64(m.Size)-1, field, j)
+			}
+			if overlaps(m.HostID, o.HostID, m.Size, o.Size) {
+				return nil, fmt.Errorf("%s[%d]: host ids %d-%d overlap those of %s[%d]", field, i, m.HostID, uint64(m.HostID)+uint64(m.Size)-1, field, j)
+			}
+		}
 		out = append(out, libtabox.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 	}
 	return out, nil
+}
+
+// overlaps reports whether [a, a+an) and [b, b+bn) share an id.
+func overlaps(a, b, an, bn uint32) bool {
+	return uint64(a) < uint64(b)+uint64(bn) && uint64(b) < uint64(a)+uint64(an)
 }
 
 // convertSysctl rejects sysctls that would change the host's settings

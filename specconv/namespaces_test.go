@@ -161,3 +161,35 @@ func TestConvertSysctl(t *testing.T) {
 		{name: "net in other ns", mod: sysctl([]specs.LinuxNamespaceType{specs.IPCNamespace}, "net.core.somaxconn", "1"), wantErr: "needs a private network namespace"},
 	})
 }
+
+func TestConvertIDMapRanges(t *testing.T) {
+	maps := func(m ...specs.LinuxIDMapping) func(s *specs.Spec) {
+		return func(s *specs.Spec) {
+			userNS(s)
+			s.Linux.UIDMappings = m
+		}
+	}
+	var many []specs.LinuxIDMapping
+	for i := uint32(0); i < 341; i++ {
+		many = append(many, specs.LinuxIDMapping{ContainerID: i, HostID: 100000 + i, Size: 1})
+	}
+	runCases(t, []convCase{
+		{name: "several ranges", mod: maps(specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 1},
+			specs.LinuxIDMapping{ContainerID: 1, HostID: 100000, Size: 65536}),
+			check: func(t *testing.T, c *libtabox.Config) {
+				want := []libtabox.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+				if !reflect.DeepEqual(c.UIDMappings, want) {
+					t.Errorf("UIDMappings = %+v", c.UIDMappings)
+				}
+			}},
+		{name: "adjacent", mod: maps(specs.LinuxIDMapping{ContainerID: 0, HostID: 10, Size: 10},
+			specs.LinuxIDMapping{ContainerID: 10, HostID: 0, Size: 10})},
+		{name: "container overlap", mod: maps(specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 10},
+			specs.LinuxIDMapping{ContainerID: 9, HostID: 100000, Size: 1}),
+			wantErr: "linux.uidMappings[1]: container ids 9-9 overlap those of linux.uidMappings[0]"},
+		{name: "host overlap", mod: maps(specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 1},
+			specs.LinuxIDMapping{ContainerID: 1, HostID: 999, Size: 2}),
+			wantErr: "linux.uidMappings[1]: host ids 999-1000 overlap those of linux.uidMappings[0]"},
+		{name: "too many", mod: maps(many...), wantErr: "linux.uidMappings: 341 ranges, the kernel takes at most 340"},
+	})
+}

@@ -140,6 +140,9 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 	if c.Mounts, err = convertMounts(spec.Mounts, bundle); err != nil {
 		return nil, err
 	}
+	if err := resolveMountIDMaps(c, opts); err != nil {
+		return nil, err
+	}
 	if c.Devices, err = convertDevices(linux.Devices); err != nil {
 		return nil, err
 	}

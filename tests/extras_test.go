@@ -135,7 +135,10 @@ func TestFeatures(t *testing.T) {
 				Enabled bool     `json:"enabled"`
 				Actions []string `json:"actions"`
 			} `json:"seccomp"`
-			Apparmor struct{ Enabled bool } `json:"apparmor"`
+			Apparmor        struct{ Enabled bool } `json:"apparmor"`
+			MountExtensions struct {
+				IDMap struct{ Enabled bool } `json:"idmap"`
+			} `json:"mountExtensions"`
 		} `json:"linux"`
 	}
 	if err := json.Unmarshal([]byte(out), &f); err != nil {
@@ -149,6 +152,16 @@ func TestFeatures(t *testing.T) {
 	}
 	if !slices.Contains(f.MountOptions, "rbind") || !slices.Contains(f.Linux.Capabilities, "CAP_SYS_ADMIN") {
 		t.Errorf("mount options %v or capabilities %v incomplete", f.MountOptions, f.Linux.Capabilities)
+	}
+	for _, o := range []string{"rro", "rnosuid", "rnoatime", "idmap", "ridmap"} {
+		if !slices.Contains(f.MountOptions, o) {
+			t.Errorf("mount options %v lack %q", f.MountOptions, o)
+		}
+	}
+	// Root, on a kernel with mount_setattr (5.12): EBADF, not ENOSYS.
+	hasSetattr := unix.MountSetattr(-1, "", unix.AT_EMPTY_PATH, &unix.MountAttr{}) != unix.ENOSYS
+	if f.Linux.MountExtensions.IDMap.Enabled != hasSetattr {
+		t.Errorf("mountExtensions.idmap.enabled is %v for root, want %v", f.Linux.MountExtensions.IDMap.Enabled, hasSetattr)
 	}
 	// NOTIFY only where the kernel has user notification.
 	notify := seccompNotifyAvailable()

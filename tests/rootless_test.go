@@ -89,11 +89,17 @@ func chownTree(dir string, uid, gid int) error {
 // environment such a user has.
 func (e *rootlessEnv) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return e.runPath(t, "/usr/sbin:/usr/bin:/sbin:/bin", args...)
+}
+
+// runPath is run with another PATH.
+func (e *rootlessEnv) runPath(t *testing.T, path string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, args...)
 	cmd.Dir = filepath.Join(e.home, "bundle")
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + e.home, "XDG_RUNTIME_DIR=" + e.xdg}
+	cmd.Env = []string{"PATH=" + path, "HOME=" + e.home, "XDG_RUNTIME_DIR=" + e.xdg}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: e.uid, Gid: e.gid}}
 	// Files, not pipes: a created container keeps its stdio open, and a
 	// pipe would make Run wait for the container.

@@ -69,6 +69,7 @@ var commands = map[string]struct {
 	"stderr":    {-1, func(a []string) int { fmt.Fprintln(os.Stderr, strings.Join(a, " ")); return 0 }},
 	"open":      {2, cmdOpen},
 	"mknod":     {4, cmdMknod},
+	"chown":     {3, cmdChown},
 	"hog":       {1, cmdHog},
 	"ticks":     {0, cmdTicks},
 	"forkbomb":  {1, cmdForkbomb},
@@ -540,6 +541,22 @@ func cmdMknod(args []string) int {
 		return 2
 	}
 	if err := unix.Mknod(args[0], typ|0o666, int(unix.Mkdev(uint32(major), uint32(minor)))); err != nil {
+		return fail(err)
+	}
+	fmt.Println("ok")
+	return 0
+}
+
+// cmdChown changes the owner of PATH (not following a final symlink) to
+// UID and GID and prints "ok" or "errno=NAME".
+func cmdChown(args []string) int {
+	uid, err1 := strconv.Atoi(args[1])
+	gid, err2 := strconv.Atoi(args[2])
+	if err1 != nil || err2 != nil {
+		fmt.Printf("error: bad owner %q\n", strings.Join(args[1:], " "))
+		return 2
+	}
+	if err := unix.Lchown(args[0], uid, gid); err != nil {
 		return fail(err)
 	}
 	fmt.Println("ok")
