@@ -159,11 +159,15 @@ func convertSysctl(c *libtabox.Config, in map[string]string) (map[string]string,
 			need = libtabox.NEWNET
 		case k == "kernel.hostname", k == "kernel.domainname":
 			need = libtabox.NEWUTS
-		case strings.HasPrefix(k, "kernel.msg"), k == "kernel.sem",
+		case strings.HasPrefix(k, "kernel.msg"), k == "kernel.sem", k == "kernel.sem_next_id",
 			strings.HasPrefix(k, "kernel.shm"), strings.HasPrefix(k, "fs.mqueue."):
 			need = libtabox.NEWIPC
+		default:
+			// Any other sysctl is the host's: writing it from a container
+			// would change the machine (kernel.core_pattern, vm.*).
+			return nil, fmt.Errorf("linux.sysctl: %q is not in a separate kernel namespace", key)
 		}
-		if need != "" && !c.HasNamespace(need) {
+		if !c.HasNamespace(need) {
 			return nil, fmt.Errorf("linux.sysctl: %q needs a private %s namespace", key, need)
 		}
 		out[key] = in[key]

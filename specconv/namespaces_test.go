@@ -143,9 +143,9 @@ func TestConvertSysctl(t *testing.T) {
 	runCases(t, []convCase{
 		{name: "copied", mod: sysctl([]specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace},
 			"net.ipv4.ip_forward", "1", "net/core/somaxconn", "100", "kernel.shmmax", "4096", "kernel.sem", "1 2 3 4",
-			"kernel.msgmax", "8192", "fs.mqueue.msg_max", "10", "kernel.hostname", "h", "kernel.domainname", "d", "vm.overcommit_memory", "1"),
+			"kernel.msgmax", "8192", "fs.mqueue.msg_max", "10", "kernel.hostname", "h", "kernel.domainname", "d"),
 			check: func(t *testing.T, c *libtabox.Config) {
-				if len(c.Sysctl) != 9 || c.Sysctl["net/core/somaxconn"] != "100" || c.Sysctl["kernel.sem"] != "1 2 3 4" {
+				if len(c.Sysctl) != 8 || c.Sysctl["net/core/somaxconn"] != "100" || c.Sysctl["kernel.sem"] != "1 2 3 4" {
 					t.Errorf("Sysctl = %v", c.Sysctl)
 				}
 			}},
@@ -158,6 +158,11 @@ func TestConvertSysctl(t *testing.T) {
 		{name: "sem", mod: sysctl(none, "kernel.sem", "1"), wantErr: `"kernel.sem" needs a private ipc namespace`},
 		{name: "shm", mod: sysctl(none, "kernel.shm_rmid_forced", "1"), wantErr: `"kernel.shm_rmid_forced" needs a private ipc namespace`},
 		{name: "mqueue", mod: sysctl(none, "fs.mqueue.queues_max", "1"), wantErr: `"fs.mqueue.queues_max" needs a private ipc namespace`},
+		// The host's sysctls are not the container's to write, whatever
+		// its namespaces.
+		{name: "host sysctl", mod: sysctl([]specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace},
+			"kernel.core_pattern", "|/tmp/x"), wantErr: `"kernel.core_pattern" is not in a separate kernel namespace`},
+		{name: "vm", mod: sysctl(none, "vm.overcommit_memory", "1"), wantErr: "is not in a separate kernel namespace"},
 		{name: "net in other ns", mod: sysctl([]specs.LinuxNamespaceType{specs.IPCNamespace}, "net.core.somaxconn", "1"), wantErr: "needs a private network namespace"},
 	})
 }

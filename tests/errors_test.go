@@ -74,6 +74,11 @@ func TestCreateBadInput(t *testing.T) {
 				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NO_SUCH_THING")
 			}), []string{"CAP_NO_SUCH_THING"}
 		}, nil},
+		{"host-sysctl", func(t *testing.T) (string, []string) {
+			return newBundle(t, func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/tmp/x"}
+			}), []string{"kernel.core_pattern"}
+		}, nil},
 		{"unknown-rlimit", func(t *testing.T) (string, []string) {
 			return newBundle(t, func(s *specs.Spec) {
 				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NO_SUCH", Soft: 1, Hard: 1})
