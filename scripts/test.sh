@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite as root: static checks, unit tests, the
 # integration tests that drive the built binary, the security suite,
-# containerd and podman driving tabox, containerd's CRI plugin driving it
-# as a Kubernetes runtime handler (crictl), and the OCI conformance programs.
+# containerd, podman and Docker driving tabox, containerd's CRI plugin
+# driving it as a Kubernetes runtime handler (crictl), and the OCI
+# conformance programs.
 # Prints one summary line per stage and a final tally.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ stage "go vet" go vet ./...
 stage "unit tests" go test -count=1 ./libtabox/... ./specconv/...
 stage "integration tests" go test -count=1 -timeout 20m ./tests/
 stage "security suite" bash -c 'set -o pipefail; go test -count=1 -v -timeout 15m ./tests/security/ | grep -E "^(--- |security: |ok|FAIL)"'
-stage "containerd and podman" bash -c 'bash tests/tooling/deps.sh && go test -count=1 -timeout 15m ./tests/tooling/'
+stage "containerd, podman and Docker" bash -c 'bash tests/tooling/deps.sh && go test -count=1 -timeout 15m ./tests/tooling/'
 stage "CRI (crictl)" bash -c 'bash tests/cri/deps.sh && go test -count=1 -timeout 15m ./tests/cri/'
 stage "OCI conformance" bash tests/conformance/run.sh "$PWD/tabox"
 

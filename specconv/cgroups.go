@@ -268,10 +268,13 @@ func convertCPU(out *cgroups.Resources, c *specs.LinuxCPU) error {
 	}
 	// The kernel's ranges (kernel/sched/core.c): checked here so that a bad
 	// value fails before any limit is written, at create and at update.
-	if c.Quota != nil && *c.Quota >= 0 && *c.Quota < 1000 {
+	// A quota or period of 0 is unset, as for runc (the library writes
+	// neither): engines send every field, 0 for those they leave alone
+	// (docker update does).
+	if c.Quota != nil && *c.Quota > 0 && *c.Quota < 1000 {
 		return fmt.Errorf("linux.resources.cpu.quota: %d is below the kernel's minimum of 1000 µs", *c.Quota)
 	}
-	if c.Period != nil && (*c.Period < 1000 || *c.Period > 1000000) {
+	if c.Period != nil && *c.Period != 0 && (*c.Period < 1000 || *c.Period > 1000000) {
 		return fmt.Errorf("linux.resources.cpu.period: %d is outside the kernel's range 1000–1000000 µs", *c.Period)
 	}
 	if c.Shares != nil && *c.Shares != 0 && *c.Shares < 2 {

@@ -201,6 +201,8 @@ func TestConvertCgroupCPU(t *testing.T) {
 		{name: "shares 1", mod: cpu(specs.LinuxCPU{Shares: ptr(uint64(1))}), wantErr: "linux.resources.cpu.shares: 1 is below the kernel's minimum of 2"},
 		{name: "shares 2", mod: cpu(specs.LinuxCPU{Shares: ptr(uint64(2))}), check: checkRes(cgroups.Resources{CpuShares: 2, CpuWeight: 1})},
 		{name: "quota too small", mod: cpu(specs.LinuxCPU{Quota: ptr(int64(999))}), wantErr: "linux.resources.cpu.quota: 999 is below the kernel's minimum of 1000 µs"},
+		// 0 is unset, as for runc: docker update sends it for what it leaves alone.
+		{name: "quota and period zero", mod: cpu(specs.LinuxCPU{Shares: ptr(uint64(0)), Quota: ptr(int64(0)), Period: ptr(uint64(0))}), check: checkRes(cgroups.Resources{})},
 		{name: "period too small", mod: cpu(specs.LinuxCPU{Period: ptr(uint64(1))}), wantErr: "linux.resources.cpu.period: 1 is outside the kernel's range 1000–1000000 µs"},
 		{name: "period too large", mod: cpu(specs.LinuxCPU{Period: ptr(uint64(1000001))}), wantErr: "linux.resources.cpu.period: 1000001 is outside"},
 		{name: "quota", mod: cpu(specs.LinuxCPU{Quota: ptr(int64(50000))}), check: checkRes(cgroups.Resources{CpuQuota: 50000})},

@@ -1069,6 +1069,50 @@ func TestCgroupUpdate(t *testing.T) {
 	assertCgroupsGone(t, id)
 }
 
+// TestCgroupUpdateZeroesUnset: update takes a 0 in --resources as "leave
+// it", as runc does. docker update sends every field it knows, 0 for those
+// the user did not give; this is its JSON for "docker update --memory 96m
+// --memory-swap 192m --pids-limit 20".
+func TestCgroupUpdateZeroesUnset(t *testing.T) {
+	t.Parallel()
+	requireCgroupV1(t)
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"testinit", "sleep", "120"}
+		r := res(s)
+		r.Memory = &specs.LinuxMemory{Limit: ptrInt64(64 << 20)}
+		r.CPU = &specs.LinuxCPU{Shares: ptrUint64(512), Quota: ptrInt64(25000), Period: ptrUint64(50000)}
+		r.Pids = &specs.LinuxPids{Limit: ptrInt64(100)}
+	})
+	id, _ := createContainer(t, bundle)
+	mustTabox(t, "start", id)
+	const dockerUpdate = `{"memory":{"limit":100663296,"reservation":0,"swap":201326592,"kernel":0},` +
+		`"cpu":{"shares":0,"quota":0,"period":0},"pids":{"limit":20},"blockIO":{"weight":0}}`
+	if _, stderr, code := taboxStdin(t, dockerUpdate, "update", "--resources", "-", id); code != 0 {
+		t.Fatalf("update --resources - (docker's JSON): exit %d: %s", code, stderr)
+	}
+	for _, f := range []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", "100663296"},
+		{"memory", "memory.memsw.limit_in_bytes", "201326592"},
+		{"pids", "pids.max", "20"},
+		// Unchanged.
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_quota_us", "25000"},
+		{"cpu", "cpu.cfs_period_us", "50000"},
+	} {
+		p := filepath.Join(ctrlDir(t, f.ctrl, id), f.file)
+		if f.file == "memory.memsw.limit_in_bytes" {
+			if _, err := os.Stat(p); err != nil {
+				continue // no swap accounting on this kernel
+			}
+		}
+		if got := readTrim(t, p); got != f.want {
+			t.Errorf("%s after update: %s, want %s", f.file, got, f.want)
+		}
+	}
+	deleteContainer(t, id, true)
+	assertCgroupsGone(t, id)
+}
+
 // ticks counts the lines testinit's ticks printed so far.
 func ticks(p *proc) int {
 	out, _ := p.output()

@@ -30,7 +30,12 @@ func (c *ctrd) ctr(ns string, o cmdOpts, args ...string) result {
 // startContainerd starts containerd under a temp dir; its cleanup stops it
 // and checks that nothing of it (processes, mounts) is left.
 func startContainerd(t *testing.T) *ctrd {
-	dir := filepath.Join(workDir, "ctrd")
+	return startContainerdIn(t, filepath.Join(workDir, "ctrd"))
+}
+
+// startContainerdIn is startContainerd with its root, state and sockets
+// under dir.
+func startContainerdIn(t *testing.T, dir string) *ctrd {
 	for _, d := range []string{"root", "state"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o711); err != nil {
 			t.Fatal(err)

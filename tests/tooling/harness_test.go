@@ -1,5 +1,6 @@
 // Package tooling proves tabox is a drop-in runtime under real container
-// tooling: containerd (ctr + io.containerd.runc.v2 shim) and podman (conmon).
+// tooling: containerd (ctr + io.containerd.runc.v2 shim), podman (conmon)
+// and the Docker engine (dockerd on a private containerd).
 // Every scenario runs against tabox and, for comparison, Debian's runc
 // (/usr/sbin/runc); TOOLING_RUNTIME=tabox|runc restricts the run to one.
 //
