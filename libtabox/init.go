@@ -34,7 +34,15 @@ func Init() {
 	// Usually set at fork already; not when the init joined a PID
 	// namespace (see startInit). A parent that died before this line shows
 	// as EOF on the sync socket.
-	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	//
+	// An init forked by the constructor (nsenter.c) waits for the config:
+	// tabox sends it once it has adopted the init, and a parent-death
+	// signal set before then would fire when the forking process exits.
+	forked := os.Getenv("_TABOX_FORKED") != ""
+	os.Unsetenv("_TABOX_FORKED")
+	if !forked {
+		unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	}
 	// Still dumpable: newuidmap refuses a process whose /proc directory is
 	// not its caller's, and a non-dumpable one's is root's. Nothing runs in
 	// the new namespaces yet.
@@ -56,6 +64,9 @@ func Init() {
 	var ic initConfig
 	if err := p.dec.Decode(&ic); err != nil {
 		os.Exit(255)
+	}
+	if forked {
+		unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	}
 	switch {
 	case mapErr != nil:

@@ -106,6 +106,11 @@ type nsPlan struct {
 	// pidNS, if set, is joined by the thread that forks the init: a PID
 	// namespace is entered by the children of the caller, not by it.
 	pidNS *os.File
+	// forkInNS: the PID namespace is among joins, and the constructor
+	// forks the init after joining it. An unprivileged parent cannot join
+	// a PID namespace its user namespace does not own; the init, once in
+	// the container's user namespace, can.
+	forkInNS bool
 }
 
 func (p *nsPlan) close() {
@@ -161,10 +166,11 @@ func planNamespaces(cfg *Config) (*nsPlan, error) {
 			p.close()
 			return nil, fmt.Errorf("join %s namespace: %w", ns.Type, err)
 		}
-		if ns.Type == NEWPID {
+		if ns.Type == NEWPID && !(userJoined && os.Geteuid() != 0) {
 			p.pidNS = f
 			continue
 		}
+		p.forkInNS = p.forkInNS || ns.Type == NEWPID
 		p.joins = append(p.joins, f)
 		p.joinTypes = append(p.joinTypes, flag)
 	}
@@ -279,6 +285,14 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	if plan.unshareFlags != 0 {
 		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
 	}
+	if plan.forkInNS {
+		cmd.Env = append(cmd.Env, "_TABOX_FORK=1")
+		// The forked init is orphaned at once; as a subreaper, this
+		// process gets it as a child, to wait for it like any other.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("become a subreaper: %w", err)
+		}
+	}
 	helperMaps := plan.cloneFlags&unix.CLONE_NEWUSER != 0 && needsIDMapHelpers(cfg)
 	switch {
 	case helperMaps:
@@ -303,7 +317,7 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		setInitCredential(cmd.SysProcAttr, cfg)
 	}
 
-	if plan.pidNS != nil {
+	if plan.pidNS != nil || plan.forkInNS {
 		// Go's fork checks the parent-death signal against getppid(),
 		// which is 0 in a joined PID namespace (the parent is outside it):
 		// the init sets the signal itself instead.
@@ -312,6 +326,12 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	p := &initProcess{cmd: cmd, sync: newParentSyncPipe(parentSock), release: make(chan struct{})}
 	if err := p.start(plan.pidNS, ic.initialCPUs); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if plan.forkInNS {
+		if err := p.adoptForked(); err != nil {
+			p.kill()
+			return nil, fmt.Errorf("start container init: %w", err)
+		}
 	}
 	if helperMaps {
 		err := writeIDMapsWithHelpers(p.pid(), cfg)
@@ -403,6 +423,31 @@ func (p *initProcess) start(pidNS *os.File, cpus []int) error {
 }
 
 func (p *initProcess) pid() int { return p.cmd.Process.Pid }
+
+// adoptForked takes the init the constructor forked in the PID namespace
+// in place of the process tabox started, which reports the init's PID and
+// exits. Once that one is reaped, the init is this process's child (see
+// the subreaper in startInit), and p.cmd stands for it.
+func (p *initProcess) adoptForked() error {
+	m, err := p.sync.recv()
+	if err == nil && (m.Type != msgPid || m.Pid <= 0) {
+		err = fmt.Errorf("sync: got %q, want the forked init's pid", m.Type)
+	}
+	if werr := p.cmd.Wait(); err == nil && werr != nil {
+		err = fmt.Errorf("fork in the pid namespace: %w", werr)
+	}
+	if err != nil {
+		return err
+	}
+	proc, err := os.FindProcess(m.Pid)
+	if err != nil {
+		return fmt.Errorf("forked init %d: %w", m.Pid, err)
+	}
+	// Only Process is set: the stdio are *os.File, so Wait has no copying
+	// goroutines to wait for.
+	p.cmd = &exec.Cmd{Path: p.cmd.Path, Args: p.cmd.Args, Process: proc}
+	return nil
+}
 
 // kill stops a half-made init and reaps it.
 func (p *initProcess) kill() {

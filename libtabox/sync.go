@@ -64,6 +64,9 @@ const (
 	msgCreated   syncType = "created"
 	msgSaved     syncType = "saved"
 	msgError     syncType = "error"
+	// msgPid comes from the constructor's first process when it forked
+	// the init in a joined PID namespace (see nsenter.c).
+	msgPid syncType = "pid"
 	// msgSeccomp carries the seccomp listener fd; msgSeccompDone says the
 	// seccomp agent has it.
 	msgSeccomp     syncType = "seccomp"
@@ -76,6 +79,8 @@ type syncMsg struct {
 	Error *InitError `json:"error,omitempty"`
 	// State is the container's OCI state, for hooks run by the init.
 	State json.RawMessage `json:"state,omitempty"`
+	// Pid is set for msgPid: the init's PID in tabox's PID namespace.
+	Pid int `json:"pid,omitempty"`
 }
 
 // InitError is an error that happened in the container's init, naming the

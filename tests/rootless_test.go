@@ -208,6 +208,29 @@ func TestRootlessLifecycle(t *testing.T) {
 	if !strings.Contains(string(data), fmt.Sprintf("\nUid:\t%d\t", e.uid)) {
 		t.Errorf("the container's process is not the user %d on the host:\n%s", e.uid, data)
 	}
+	// exec joins the container's user and PID namespaces: the user cannot
+	// join the PID namespace itself (its user namespace does not own it),
+	// so the exec'd process is forked once inside.
+	stdout, stderr, code := e.run(t, "exec", "rl2", "testinit", "pid", "--", "readlink", "/proc/self/ns/pid", "--", "readlink", "/proc/self/ns/user")
+	if code != 0 {
+		t.Fatalf("rootless exec: exit %d: %s", code, stderr)
+	}
+	l := lines(stdout)
+	if len(l) != 3 {
+		t.Fatalf("rootless exec printed %q", stdout)
+	}
+	if n, err := strconv.Atoi(l[0]); err != nil || n <= 1 {
+		t.Errorf("exec'd process's PID in the container %q, want > 1", l[0])
+	}
+	for i, ns := range []string{"pid", "user"} {
+		want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.Pid, ns))
+		if l[1+i] != want {
+			t.Errorf("exec'd process's %s namespace %q, want the container's %q", ns, l[1+i], want)
+		}
+	}
+	if _, stderr, code := e.run(t, "exec", "rl2", "testinit", "exit", "7"); code != 7 {
+		t.Errorf("rootless exec of exit 7: exit %d (%s)", code, stderr)
+	}
 	if _, stderr, code := e.run(t, "delete", "rl2"); code == 0 || !strings.Contains(stderr, "running") {
 		t.Errorf("delete of a running container: exit %d (%s), want an error", code, stderr)
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 // Errors are reported on the sync socket (its fd number is in
@@ -62,5 +63,20 @@ void tabox_nsenter(void)
 		if (flags != 0 && unshare((int)flags) < 0)
 			fail("unshare flags", flags);
 		unsetenv("_TABOX_UNSHARE");
+	}
+	// _TABOX_FORK: a PID namespace was among the joins, which only this
+	// process's children enter. The child goes on as the init; this
+	// process reports its PID (as tabox sees it: this process is still in
+	// tabox's PID namespace) and exits, and tabox, a subreaper, adopts it.
+	if (getenv("_TABOX_FORK") != NULL) {
+		unsetenv("_TABOX_FORK");
+		pid_t pid = fork();
+		if (pid < 0)
+			fail("fork in pid namespace, pid", 0);
+		if (pid > 0) {
+			dprintf(sync_fd, "{\"type\":\"pid\",\"pid\":%d}\n", (int)pid);
+			_exit(0);
+		}
+		setenv("_TABOX_FORKED", "1", 1);
 	}
 }
