@@ -31,8 +31,8 @@ var execCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional group IDs"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not available)"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not available)"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds from 3 up to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
 		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to run in (not available)"},
@@ -49,10 +49,8 @@ var execCommand = &cli.Command{
 		if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 			return err
 		}
-		for _, f := range []string{"process-label", "apparmor", "cgroup"} {
-			if c.String(f) != "" {
-				return fmt.Errorf("exec --%s: not supported on this host", f)
-			}
+		if c.String("cgroup") != "" {
+			return errors.New("exec --cgroup: joining a sub-cgroup of the container is not supported")
 		}
 		ctr, err := libtabox.Load(c.String("root"), id)
 		if err != nil {
@@ -62,6 +60,7 @@ var execCommand = &cli.Command{
 			Args: c.Args().Tail(), Env: c.StringSlice("env"), Cwd: c.String("cwd"), User: c.String("user"),
 			AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
 			NoNewPrivs: c.Bool("no-new-privs"), Terminal: c.Bool("tty"),
+			Apparmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
 		}
 		if path := c.String("process"); path != "" {
 			data, err := os.ReadFile(path)

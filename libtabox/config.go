@@ -255,6 +255,10 @@ type Process struct {
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS before exec.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// ApparmorProfile and SelinuxLabel, when set, are what the process is
+	// confined by from its exec on.
+	ApparmorProfile string `json:"apparmorProfile,omitempty"`
+	SelinuxLabel    string `json:"selinuxLabel,omitempty"`
 	// Scheduler, when set, is the process's scheduling policy.
 	Scheduler *Scheduler `json:"scheduler,omitempty"`
 	// IOPriority, when set, is the process's I/O priority.

@@ -34,6 +34,8 @@ type ExecOpts struct {
 	NoNewPrivs bool
 	// Terminal asks for a terminal.
 	Terminal bool
+	// Apparmor and ProcessLabel, if set, replace the container's.
+	Apparmor, ProcessLabel string
 }
 
 // ExecProcess returns the process to execute in a container whose own
@@ -110,6 +112,18 @@ func ExecProcess(base *libtabox.Process, o ExecOpts) (*libtabox.Process, error) 
 	}
 	if o.NoNewPrivs {
 		p.NoNewPrivileges = true
+	}
+	if o.Apparmor != "" {
+		if !apparmorEnabled() {
+			return nil, fmt.Errorf("--apparmor %q: AppArmor is not enabled on this host", o.Apparmor)
+		}
+		p.ApparmorProfile = o.Apparmor
+	}
+	if o.ProcessLabel != "" {
+		if !selinuxEnabled() {
+			return nil, fmt.Errorf("--process-label %q: SELinux is not enabled on this host", o.ProcessLabel)
+		}
+		p.SelinuxLabel = o.ProcessLabel
 	}
 	return p, nil
 }

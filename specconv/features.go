@@ -70,8 +70,9 @@ func Features(annotations map[string]string) *features.Features {
 		sort.Strings(s)
 	}
 	l.Seccomp = sc
-	l.Apparmor = &features.Apparmor{Enabled: &no}
-	l.Selinux = &features.Selinux{Enabled: &no}
+	aa, se := apparmorEnabled(), selinuxEnabled()
+	l.Apparmor = &features.Apparmor{Enabled: &aa}
+	l.Selinux = &features.Selinux{Enabled: &se}
 	l.IntelRdt = &features.IntelRdt{Enabled: &no}
 	// Claimed only where create would make one: as root, on a kernel with
 	// mount_setattr.

@@ -85,6 +85,8 @@ func convertProcess(p *specs.Process) (*libtabox.Process, error) {
 		GID:             p.User.GID,
 		AdditionalGids:  append([]uint32(nil), p.User.AdditionalGids...),
 		NoNewPrivileges: p.NoNewPrivileges,
+		ApparmorProfile: p.ApparmorProfile,
+		SelinuxLabel:    p.SelinuxLabel,
 	}
 	if p.ConsoleSize != nil {
 		proc.ConsoleHeight, proc.ConsoleWidth = p.ConsoleSize.Height, p.ConsoleSize.Width
@@ -122,23 +124,15 @@ func checkProcessUnsupported(p *specs.Process) error {
 	if p.CommandLine != "" {
 		return errors.New("process.commandLine is not supported on Linux")
 	}
-	if p.ApparmorProfile != "" {
-		if !apparmorEnabled() {
-			return errors.New("process.apparmorProfile: AppArmor is not enabled on this host")
-		}
-		return errors.New("process.apparmorProfile: AppArmor is not supported yet")
+	// runc refuses these too where the LSM is missing (later, from its
+	// init): a profile asked for must never be silently dropped.
+	if p.ApparmorProfile != "" && !apparmorEnabled() {
+		return errors.New("process.apparmorProfile: AppArmor is not enabled on this host")
 	}
-	if p.SelinuxLabel != "" {
-		return fmt.Errorf("process.selinuxLabel: %w", selinuxError())
+	if p.SelinuxLabel != "" && !selinuxEnabled() {
+		return errors.New("process.selinuxLabel: SELinux is not enabled on this host")
 	}
 	return nil
-}
-
-func selinuxError() error {
-	if !selinuxEnabled() {
-		return errors.New("SELinux is not enabled on this host")
-	}
-	return errors.New("SELinux is not supported yet")
 }
 
 func convertRlimits(in []specs.POSIXRlimit) ([]libtabox.Rlimit, error) {

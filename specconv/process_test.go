@@ -73,13 +73,42 @@ func TestConvertLSM(t *testing.T) {
 		selinuxEnabled = func() bool { return enabled }
 		wantA, wantS := "AppArmor is not enabled on this host", "SELinux is not enabled on this host"
 		if enabled {
-			wantA, wantS = "AppArmor is not supported yet", "SELinux is not supported yet"
+			runCases(t, []convCase{
+				{name: "apparmor", mod: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, check: func(t *testing.T, c *libtabox.Config) {
+					if c.Process.ApparmorProfile != "docker-default" {
+						t.Errorf("ApparmorProfile = %q", c.Process.ApparmorProfile)
+					}
+				}},
+				{name: "selinux", mod: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, check: func(t *testing.T, c *libtabox.Config) {
+					if c.Process.SelinuxLabel != "system_u:system_r:container_t:s0" {
+						t.Errorf("SelinuxLabel = %q", c.Process.SelinuxLabel)
+					}
+				}},
+				{name: "mountLabel", mod: func(s *specs.Spec) {
+					s.Linux.MountLabel = "system_u:object_r:container_file_t:s0"
+					s.Mounts = []specs.Mount{
+						{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}},
+						{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+						{Destination: "/proc", Type: "proc", Source: "proc"},
+						{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind"}},
+					}
+				}, check: func(t *testing.T, c *libtabox.Config) {
+					const ctx = `context="system_u:object_r:container_file_t:s0"`
+					want := []string{"mode=755," + ctx, ctx, "", ""}
+					for i, m := range c.Mounts {
+						if m.Data != want[i] {
+							t.Errorf("mount %s data %q, want %q", m.Destination, m.Data, want[i])
+						}
+					}
+				}},
+			})
+		} else {
+			runCases(t, []convCase{
+				{name: "apparmor", mod: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, wantErr: "process.apparmorProfile: " + wantA},
+				{name: "selinux", mod: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, wantErr: "process.selinuxLabel: " + wantS},
+				{name: "mountLabel", mod: func(s *specs.Spec) { s.Linux.MountLabel = "x" }, wantErr: "linux.mountLabel: " + wantS},
+			})
 		}
-		runCases(t, []convCase{
-			{name: "apparmor", mod: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, wantErr: "process.apparmorProfile: " + wantA},
-			{name: "selinux", mod: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, wantErr: "process.selinuxLabel: " + wantS},
-			{name: "mountLabel", mod: func(s *specs.Spec) { s.Linux.MountLabel = "x" }, wantErr: "linux.mountLabel: " + wantS},
-		})
 		apparmorEnabled, selinuxEnabled = oldA, oldS
 	}
 	// The real probes must not fail on this host, whatever it runs.

@@ -140,6 +140,7 @@ func Convert(spec *specs.Spec, opts Opts) (*libtabox.Config, error) {
 	if c.Mounts, err = convertMounts(spec.Mounts, bundle); err != nil {
 		return nil, err
 	}
+	labelMounts(c.Mounts, linux.MountLabel)
 	if err := resolveMountIDMaps(c, opts); err != nil {
 		return nil, err
 	}
@@ -243,10 +244,29 @@ func checkLinuxUnsupported(l *specs.Linux) error {
 			return fmt.Errorf("%s is not supported", s.name)
 		}
 	}
-	if l.MountLabel != "" {
-		return fmt.Errorf("linux.mountLabel: %w", selinuxError())
+	if l.MountLabel != "" && !selinuxEnabled() {
+		return errors.New("linux.mountLabel: SELinux is not enabled on this host")
 	}
 	return nil
+}
+
+// labelMounts gives the filesystems the container's mounts create the
+// SELinux context of linux.mountLabel, as runc does; binds keep the labels
+// of what they show.
+func labelMounts(mounts []libtabox.Mount, label string) {
+	if label == "" {
+		return
+	}
+	for i := range mounts {
+		switch mounts[i].Type {
+		case "tmpfs", "devpts", "mqueue":
+			opt := fmt.Sprintf("context=%q", label)
+			if mounts[i].Data != "" {
+				opt = "," + opt
+			}
+			mounts[i].Data += opt
+		}
+	}
 }
 
 func convertRoot(c *libtabox.Config, root *specs.Root, bundle string) error {

@@ -1,8 +1,12 @@
 package libtabox
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -10,9 +14,9 @@ import (
 // x/sys/unix.
 const ioprioWhoProcess = 1
 
-// setProcessAttrs applies the execution domain, the scheduling policy and
-// the I/O priority to the calling thread, which exec turns into the
-// user's process. Called while the init still holds its capabilities:
+// setProcessAttrs applies the execution domain, the scheduling policy,
+// the I/O priority and the LSM labels to the calling thread, which exec
+// turns into the user's process. Called while the init still holds its capabilities:
 // real-time classes need CAP_SYS_NICE (or CAP_SYS_ADMIN for I/O).
 func setProcessAttrs(personality *uint32, proc *Process) error {
 	if personality != nil {
@@ -30,7 +34,57 @@ func setProcessAttrs(personality *uint32, proc *Process) error {
 			return err
 		}
 	}
+	if proc.ApparmorProfile != "" {
+		if err := step("apparmor", setExecAttr([]string{"attr/apparmor/exec", "attr/exec"}, "exec "+proc.ApparmorProfile)); err != nil {
+			return err
+		}
+	}
+	if proc.SelinuxLabel != "" {
+		if err := step("selinux label", setExecAttr([]string{"attr/selinux/exec", "attr/exec"}, proc.SelinuxLabel)); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// setExecAttr writes the LSM label the calling thread takes at its next
+// exec, to the first of paths under /proc/thread-self that exists. It goes
+// through a private procfs instance, resolved without following symlinks
+// or crossing mounts, so that nothing mounted during setup can redirect
+// the write (CVE-2025-52881).
+func setExecAttr(paths []string, value string) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
+	for i, path := range paths {
+		h, unlock, err := proc.OpenThreadSelf(path)
+		if errors.Is(err, os.ErrNotExist) && i+1 < len(paths) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		err = writeHandle(h, value)
+		h.Close()
+		unlock()
+		if err != nil {
+			return fmt.Errorf("write %q to %s: %w", value, path, err)
+		}
+		return nil
+	}
+	return nil
+}
+
+func writeHandle(h *os.File, value string) error {
+	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(value)
+	return err
 }
 
 func setPersonality(domain uint32) error {
