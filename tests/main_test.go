@@ -92,7 +92,7 @@ func setup() error {
 		overridden = true
 	} else {
 		runtimeBin = filepath.Join(workDir, "tabox")
-		if err := goBuild(nil, "-tags", "urfave_cli_no_docs", "-o", runtimeBin, "github.com/tabox/tabox"); err != nil {
+		if err := testenv.BuildTabox(repoRoot, runtimeBin); err != nil {
 			return fmt.Errorf("build tabox (set TABOX_TEST_RUNTIME to test another runtime): %w", err)
 		}
 	}

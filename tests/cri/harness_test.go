@@ -127,7 +127,7 @@ func setup() error {
 	} else {
 		// A private build: others rebuild ./tabox at any time.
 		runtimeBin, runtimeName = filepath.Join(binDir, "tabox"), "tabox"
-		if err := testenv.GoBuild(repoRoot, nil, "-trimpath", "-o", runtimeBin, "."); err != nil {
+		if err := testenv.BuildTabox(repoRoot, runtimeBin); err != nil {
 			return err
 		}
 	}

@@ -118,7 +118,7 @@ func setup() error {
 		overridden = true
 	} else {
 		runtimeBin = filepath.Join(workDir, "tabox")
-		if err := goBuild(nil, "-o", runtimeBin, "github.com/tabox/tabox"); err != nil {
+		if err := testenv.BuildTabox(repoRoot, runtimeBin); err != nil {
 			return err
 		}
 	}

@@ -116,11 +116,8 @@ func setup() error {
 			return err
 		}
 	} else {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", taboxBin, ".")
-		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/local/go/bin")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building tabox: %v\n%s", err, out)
+		if err := testenv.BuildTabox(repoRoot, taboxBin); err != nil {
+			return err
 		}
 	}
 	want := os.Getenv("TOOLING_RUNTIME")

@@ -30,6 +30,18 @@ func GoBuild(dir string, env []string, args ...string) error {
 	return nil
 }
 
+// BuildTabox builds tabox at out with scripts/build.sh, as users get it.
+func BuildTabox(repoRoot, out string) error {
+	cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "build.sh"), out)
+	cmd.Dir = repoRoot
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("scripts/build.sh %s: %w\n%s", out, err, buf.String())
+	}
+	return nil
+}
+
 // Rootfs describes a busybox rootfs.
 type Rootfs struct {
 	// Applets are linked to busybox in /bin.
