@@ -145,15 +145,19 @@ func runSandbox(c *cli.Context) error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	defer libtabox.Delete(root, o.ID, true, log.Warnf)
-	if err := libtabox.Start(root, o.ID, log.Warnf); err != nil {
+	mon, err := ctr.NewMonitor(o.Limits)
+	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	started, initCPU := ctr.StartedAt(), int64(0)
-	if st, err := libtabox.Load(root, o.ID); err == nil {
-		started = st.StartedAt()
-		initCPU = st.InitCPU()
+	defer mon.Close()
+	if err := libtabox.Start(root, o.ID, libtabox.StartOpts{Warnf: log.Warnf, Watched: true}); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
 	}
-	r, err := ctr.Monitor(started, initCPU, o.Limits)
+	st, err := libtabox.Load(root, o.ID)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	r, err := mon.Run(st.Started())
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
