@@ -135,6 +135,16 @@ func runSandbox(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The program as PID 2 under a reaper, so that it dies of the signals
+	// the kernel spares a PID 1 (SIGXFSZ, SIGPIPE, …). Unprivileged, tabox
+	// cannot join a PID namespace from outside: the program stays PID 1.
+	if !o.Rootless {
+		reaper, err := libtabox.StartReaper(cfg)
+		if err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		defer reaper.Stop()
+	}
 	stdio, closeAll, err := sandboxStdio(c)
 	if err != nil {
 		return err
@@ -144,7 +154,12 @@ func runSandbox(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	defer libtabox.Delete(root, o.ID, true, log.Warnf)
+	defer func() {
+		libtabox.Delete(root, o.ID, true, log.Warnf)
+		// Reaped here if the monitor did not get to it: the reaper's
+		// end waits for it.
+		ctr.Wait()
+	}()
 	mon, err := ctr.NewMonitor(o.Limits)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
