@@ -57,6 +57,11 @@ type monitorConn struct {
 // spawnMonitor starts the detached monitor of the container whose state
 // directory is dir, and returns once it watches the init.
 func spawnMonitor(dir string) (_ *monitorConn, retErr error) {
+	// It runs in /: a relative --root would lead it astray.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
