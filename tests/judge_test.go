@@ -41,6 +41,14 @@ int main(int argc, char **argv) {
 		for (size_t i = 0; i < n; i += 4096) p[i] = 1;
 		return 0;
 	}
+	if (!strcmp(argv[1], "abort"))           /* SIGABRT, the libc way */
+		abort();
+	if (!strcmp(argv[1], "pipe")) {          /* write to a pipe nobody reads */
+		int p[2];
+		if (pipe(p) || close(p[0])) return 2;
+		write(p[1], "x", 1);
+		return 3;
+	}
 	if (!strcmp(argv[1], "forkburn")) {      /* two children burn N s each */
 		for (int i = 0; i < 2; i++)
 			if (fork() == 0) { volatile unsigned long x = 0; while (cpu() < arg) x++; _exit(0); }

@@ -106,8 +106,8 @@ func TestSandboxStdioAndFsize(t *testing.T) {
 }
 
 // TestSandboxSignals: the program is not its namespace's PID 1, which the
-// kernel spares the signals it has no handler for: it dies of its own
-// SIGABRT or SIGKILL as anywhere else; its forks are counted.
+// kernel spares the signals it has no handler for: it dies of abort(),
+// SIGPIPE or its own SIGKILL as anywhere else; its forks are counted.
 func TestSandboxSignals(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.txt")
 	for _, tc := range []struct {
@@ -116,7 +116,8 @@ func TestSandboxSignals(t *testing.T) {
 		sig   unix.Signal
 		procs int
 	}{
-		{nil, []string{"/bin/sh", "-c", "kill -ABRT $$"}, unix.SIGABRT, 1},
+		{nil, []string{"./prog", "abort", "0"}, unix.SIGABRT, 1},
+		{nil, []string{"./prog", "pipe", "0"}, unix.SIGPIPE, 1},
 		{[]string{"--pids", "4"}, []string{"/bin/sh", "-c", "/bin/true; /bin/true; kill -KILL $$"}, unix.SIGKILL, 3},
 	} {
 		r, _, code, stderr := sandboxRun(t, tc.flags, tc.args...)
