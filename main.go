@@ -74,6 +74,7 @@ func newApp() *cli.App {
 			execCommand,
 			featuresCommand,
 			sandboxCommand,
+			reportCommand,
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -61,13 +62,24 @@ var runCommand = &cli.Command{
 			}
 			defer wait()
 		}
+		// With judge limits or a report to write, a monitor watches the
+		// container from before start; with --detach, start leaves one.
+		var mon *libtabox.Monitor
+		limits := ctr.Config().Limits
+		if !c.Bool("detach") && (limits != (libtabox.Limits{}) || c.String("report") != "" || c.String("meta") != "") {
+			if mon, err = ctr.NewMonitor(limits); err != nil {
+				libtabox.Delete(root, id, true, log.Warnf)
+				return err
+			}
+			defer mon.Close()
+		}
 		// Forward the signals a user sends tabox to the container, from
 		// before start so that none is lost.
 		sigs := make(chan os.Signal, 16)
 		if !c.Bool("detach") {
 			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		}
-		if err := libtabox.Start(root, id, log.Warnf); err != nil {
+		if err := libtabox.Start(root, id, libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}); err != nil {
 			libtabox.Delete(root, id, true, log.Warnf)
 			return fmt.Errorf("start container %q: %w", id, err)
 		}
@@ -82,7 +94,7 @@ var runCommand = &cli.Command{
 				ctr.Process().Signal(s)
 			}
 		}()
-		code, err := waitOrMonitor(c, ctr)
+		code, err := waitOrMonitor(c, ctr, mon)
 		signal.Stop(sigs)
 		if err != nil {
 			libtabox.Delete(root, id, true, log.Warnf)
@@ -100,10 +112,9 @@ var runCommand = &cli.Command{
 	},
 }
 
-// waitOrMonitor waits for the container; with judge limits or a report
-// asked for, it monitors it and writes the report.
-func waitOrMonitor(c *cli.Context, ctr *libtabox.Container) (int, error) {
-	limits := ctr.Config().Limits
+// judgeFlags applies run's --wall-time and --time over the bundle's
+// limits.
+func judgeFlags(c *cli.Context, limits *libtabox.Limits) error {
 	for _, f := range []struct {
 		flag string
 		dst  *time.Duration
@@ -113,19 +124,27 @@ func waitOrMonitor(c *cli.Context, ctr *libtabox.Container) (int, error) {
 		}
 		d, err := specconv.ParseDuration(c.String(f.flag))
 		if err != nil {
-			return -1, fmt.Errorf("--%s: %w", f.flag, err)
+			return fmt.Errorf("--%s: %w", f.flag, err)
 		}
 		*f.dst = d
 	}
-	if limits == (libtabox.Limits{}) && c.String("report") == "" && c.String("meta") == "" {
+	if c.Bool("detach") && (c.String("report") != "" || c.String("meta") != "") {
+		return errors.New("--report and --meta need run in the foreground; with --detach, tabox report prints the report once the container exited")
+	}
+	return nil
+}
+
+// waitOrMonitor waits for the container; with a monitor, it writes the
+// report.
+func waitOrMonitor(c *cli.Context, ctr *libtabox.Container, mon *libtabox.Monitor) (int, error) {
+	if mon == nil {
 		return ctr.Wait()
 	}
-	started, initCPU := time.Now(), int64(0)
-	if st, err := libtabox.Load(c.String("root"), ctr.ID()); err == nil && !st.StartedAt().IsZero() {
-		started = st.StartedAt()
-		initCPU = st.InitCPU()
+	st, err := libtabox.Load(c.String("root"), ctr.ID())
+	if err != nil {
+		return -1, err
 	}
-	r, err := ctr.Monitor(started, initCPU, limits)
+	r, err := mon.Run(st.Started())
 	if err != nil {
 		return -1, err
 	}
@@ -138,6 +157,11 @@ func waitOrMonitor(c *cli.Context, ctr *libtabox.Container) (int, error) {
 	if path := c.String("meta"); path != "" {
 		if err := os.WriteFile(path, []byte(r.Meta()), 0o644); err != nil {
 			return -1, fmt.Errorf("--meta: %w", err)
+		}
+	}
+	if c.Bool("keep") {
+		if err := ctr.SaveReport(r); err != nil {
+			return -1, err
 		}
 	}
 	return r.Code(), nil

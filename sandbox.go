@@ -135,6 +135,16 @@ func runSandbox(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The program as PID 2 under a reaper, so that it dies of the signals
+	// the kernel spares a PID 1 (SIGXFSZ, SIGPIPE, …). Unprivileged, tabox
+	// cannot join a PID namespace from outside: the program stays PID 1.
+	if !o.Rootless {
+		reaper, err := libtabox.StartReaper(cfg)
+		if err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		defer reaper.Stop()
+	}
 	stdio, closeAll, err := sandboxStdio(c)
 	if err != nil {
 		return err
@@ -144,16 +154,25 @@ func runSandbox(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	defer libtabox.Delete(root, o.ID, true, log.Warnf)
-	if err := libtabox.Start(root, o.ID, log.Warnf); err != nil {
+	defer func() {
+		libtabox.Delete(root, o.ID, true, log.Warnf)
+		// Reaped here if the monitor did not get to it: the reaper's
+		// end waits for it.
+		ctr.Wait()
+	}()
+	mon, err := ctr.NewMonitor(o.Limits)
+	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	started, initCPU := ctr.StartedAt(), int64(0)
-	if st, err := libtabox.Load(root, o.ID); err == nil {
-		started = st.StartedAt()
-		initCPU = st.InitCPU()
+	defer mon.Close()
+	if err := libtabox.Start(root, o.ID, libtabox.StartOpts{Warnf: log.Warnf, Watched: true}); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
 	}
-	r, err := ctr.Monitor(started, initCPU, o.Limits)
+	st, err := libtabox.Load(root, o.ID)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	r, err := mon.Run(st.Started())
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}

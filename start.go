@@ -17,7 +17,7 @@ var startCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		if err := libtabox.Start(c.String("root"), id, log.Warnf); err != nil {
+		if err := libtabox.Start(c.String("root"), id, libtabox.StartOpts{Warnf: log.Warnf}); err != nil {
 			return fmt.Errorf("start container %q: %w", id, err)
 		}
 		return nil

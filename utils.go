@@ -99,6 +99,9 @@ func createContainerConsole(c *cli.Context, id string, console *os.File) (*libta
 	if err != nil {
 		return nil, err
 	}
+	if err := judgeFlags(c, &cfg.Limits); err != nil {
+		return nil, err
+	}
 	if console != nil && (cfg.Process == nil || !cfg.Process.Terminal) {
 		console = nil
 	}

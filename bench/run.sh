@@ -11,6 +11,7 @@
 # means. Iteration counts (environment):
 #
 #     BENCH_RUNS=200         samples per runtime of each `run` row (1a-1d, 7)
+#     BENCH_SANDBOX_RUNS=200 samples of each command of row 8 (tabox sandbox, bwrap, plain)
 #     BENCH_PHASE_RUNS=200   samples per runtime of create, start and delete
 #     BENCH_EXEC_RUNS=200    samples per runtime of exec
 #     BENCH_SEQ=100          containers one after another (row 4a) ...
@@ -28,6 +29,7 @@ RTS=(tabox crun runc)
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 RUNS=${BENCH_RUNS:-200}
+SANDBOX_RUNS=${BENCH_SANDBOX_RUNS:-$RUNS}
 PHASE_RUNS=${BENCH_PHASE_RUNS:-$RUNS}
 EXEC_RUNS=${BENCH_EXEC_RUNS:-$RUNS}
 SEQ_N=${BENCH_SEQ:-100}
@@ -44,7 +46,7 @@ die() { log "error: $*"; exit 1; }
 install_deps() {
 	bash "$REPO/scripts/deps.sh" # gcc, libseccomp-dev, busybox-static, ...; checks Go
 	local need=() pkg
-	for pkg in runc crun hyperfine time busybox-static util-linux; do
+	for pkg in runc crun hyperfine time busybox-static util-linux bubblewrap; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 	done
 	if [ ${#need[@]} -gt 0 ]; then
@@ -378,6 +380,33 @@ inner() {
 		done
 	done
 
+	# 8: one program without a bundle: tabox sandbox against bubblewrap
+	# with the same namespaces (pid, ipc, uts, net, mount; a user
+	# namespace for bwrap, which needs one to change the uid), the same
+	# read-only system directories, a read-write workdir, a tmpfs /tmp and
+	# a minimal /dev, uid 65534, no capabilities, and the plain program.
+	# bwrap sets up no cgroup, limits, accounting or seccomp filter;
+	# tabox does all of them (default flags: --pids 1).
+	log "8 sandbox /bin/true: tabox sandbox, bwrap, plain ($SANDBOX_RUNS runs each)"
+	local sbw=$T/sandbox-work binds=() d
+	mkdir -p "$sbw" "$T/state/sandbox"
+	for d in /usr /lib /lib64 /lib32 /libx32 /bin /sbin /etc; do binds+=(--ro-bind-try "$d" "$d"); done
+	# /tmp first: the workdir is under it.
+	local sb_tabox="$T/bin/tabox --root $T/state/sandbox sandbox --workdir $sbw"
+	local sb_bwrap="bwrap --unshare-user --uid 65534 --gid 65534 --unshare-pid --unshare-ipc --unshare-uts --unshare-net --die-with-parent --new-session --cap-drop ALL ${binds[*]} --tmpfs /tmp --bind $sbw $sbw --chdir $sbw --dev /dev"
+	local got check
+	for rt in tabox bwrap; do
+		check=$sb_bwrap
+		# The check forks (id, pwd): tabox's default is one process.
+		[ "$rt" = tabox ] && check="$sb_tabox --pids 8 --"
+		# shellcheck disable=SC2016
+		got=$($check /bin/sh -c 'echo "uid=$(id -u) pid=$$ cwd=$(pwd)"' </dev/null 2>&1) || die "$rt: the sandbox does not run: $got"
+		printf '  %-8s %-6s %s\n' sandbox "$rt" "$got" >>"$SANITY"
+		[ "$got" = "uid=65534 pid=2 cwd=$sbw" ] || die "$rt: the sandbox printed '$got'"
+	done
+	row sandbox ms "8  sandbox -- /bin/true"
+	hyper sandbox tabox,bwrap,plain -P i 1 "$SANDBOX_RUNS" "$sb_tabox -- /bin/true" "$sb_bwrap /bin/true" /bin/true
+
 	# 5: peak RSS of the runtime during run (GNU time's %M: the largest
 	# maximum resident set of the runtime and the children it waited for)
 	# and the size of its binary.
@@ -410,7 +439,7 @@ inner() {
 		"$TOOL" table "$RAW"
 		echo
 		echo "Medians (min-max) over the runs; ratios are of the medians. Runs per runtime:"
-		echo "  run rows and floor $RUNS, phases $PHASE_RUNS, exec $EXEC_RUNS, many $MANY_RUNS, RSS $RSS_RUNS; memory bisection: $BISECT_TRIES successful runs per limit."
+		echo "  run rows and floor $RUNS, phases $PHASE_RUNS, exec $EXEC_RUNS, many $MANY_RUNS, RSS $RSS_RUNS, sandbox $SANDBOX_RUNS; memory bisection: $BISECT_TRIES successful runs per limit."
 		echo "Benchmark time: $(($(date +%s) - bench_t0)) s (with install and build: $(($(date +%s) - t0)) s)"
 		echo
 		echo "== machine"
@@ -425,6 +454,7 @@ inner() {
 		echo "crun: $(crun --version 2>&1 | head -2 | tr '\n' ' ') ($(readlink "$T/bin/crun"), $(dpkg-query -W -f='${Version}' crun 2>/dev/null))"
 		echo "runc: $(runc --version 2>&1 | tr '\n' ' ') ($(readlink "$T/bin/runc"))"
 		echo "hyperfine: $(hyperfine --version)"
+		echo "bwrap: $(bwrap --version) ($(dpkg-query -W -f='${Version}' bubblewrap 2>/dev/null))"
 		for rt in "${RTS[@]}"; do
 			echo "$rt links: $(ldd "$(readlink -f "$T/bin/$rt")" 2>&1 | awk '{print $1}' | tr '\n' ' ')"
 		done

@@ -32,14 +32,6 @@ func (c *Container) ID() string { return c.id }
 // Config returns the container's configuration.
 func (c *Container) Config() *Config { return &c.state.Config }
 
-// StartedAt is when start released the container's process (zero before
-// start).
-func (c *Container) StartedAt() time.Time { return c.state.StartedAt }
-
-// InitCPU is the CPU time (ns) tabox's init used in the container before it
-// executed the process.
-func (c *Container) InitCPU() int64 { return c.state.InitCPU }
-
 // Pid returns the host PID of the container's init.
 func (c *Container) Pid() int { return c.state.InitPid }
 
@@ -383,8 +375,23 @@ func (c *Container) stateJSON(status Status) []byte {
 	return b
 }
 
+// StartOpts are the options of one start.
+type StartOpts struct {
+	// Warnf receives warnings (a failing poststart hook); nil drops them.
+	Warnf func(string, ...any)
+	// Watched says the caller monitors the judge limits itself, with a
+	// Monitor prepared before start: it created the init and waits for it
+	// (tabox run, tabox sandbox). Otherwise start leaves a detached monitor
+	// behind for a container that has limits.
+	Watched bool
+}
+
 // Start releases a created container's init to exec the user's process.
-func Start(root, id string, warnf func(string, ...any)) error {
+func Start(root, id string, opts StartOpts) error {
+	warnf := opts.Warnf
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
 	dir, c, err := lockAndLoad(root, id)
 	if err != nil {
 		return err
@@ -407,12 +414,21 @@ func Start(root, id string, warnf func(string, ...any)) error {
 		}
 		return err
 	}
+	var mon *monitorConn
+	if !opts.Watched && c.state.Config.Limits != (Limits{}) {
+		if mon, err = spawnMonitor(dir.path); err != nil {
+			return fmt.Errorf("judge limits: %w", err)
+		}
+		c.state.MonitorPid, c.state.MonitorStartTime = mon.pid, mon.startTime
+	}
 	// A judge's wall clock starts here, when the process is released.
-	startedAt := time.Now()
+	startedAt, mono := time.Now(), monotonicNow()
 	if err := releaseFifo(dir.fifoPath(), c.state); err != nil {
+		mon.abort()
 		return err
 	}
-	c.state.Started, c.state.StartedAt = true, startedAt
+	c.state.Started, c.state.StartedAt, c.state.StartedMono = true, startedAt, mono
+	mon.started(c.Started())
 	if err := dir.save(c.state); err != nil {
 		return err
 	}
@@ -625,6 +641,8 @@ func Delete(root, id string, force bool, warnf func(string, ...any)) error {
 // cgroup and state, and runs the poststop hooks. Preconditions: dir is
 // locked.
 func (c *Container) destroy(dir *stateDir, st Status, warnf func(string, ...any)) error {
+	// First, so that it does not wake up to a dying container.
+	stopMonitor(c.state)
 	// A stopped container may still have processes (without a PID
 	// namespace, children outlive the init), and a half-created one an
 	// init: nothing of it may stay.

@@ -61,12 +61,19 @@ type savedState struct {
 	// Creating is set until create has finished: a container whose create
 	// died half-way keeps it, and delete cleans it up.
 	Creating bool `json:"creating,omitempty"`
-	// Started is set once start released the init, at StartedAt.
-	Started   bool      `json:"started,omitempty"`
-	StartedAt time.Time `json:"startedAt,omitempty"`
+	// Started is set once start released the init, at StartedAt, or
+	// StartedMono by CLOCK_MONOTONIC (ns).
+	Started     bool      `json:"started,omitempty"`
+	StartedAt   time.Time `json:"startedAt,omitempty"`
+	StartedMono int64     `json:"startedMono,omitempty"`
 	// InitCPU is the CPU time (ns) the init used before it executed the
 	// process: tabox's, not the process's.
 	InitCPU int64 `json:"initCPU,omitempty"`
+	// MonitorPid is the detached monitor start left behind for the judge
+	// limits (0: none), and MonitorStartTime its start time, as for the
+	// init.
+	MonitorPid       int    `json:"monitorPid,omitempty"`
+	MonitorStartTime uint64 `json:"monitorStartTime,omitempty"`
 	// CgroupPaths are the container's cgroup directories, by controller
 	// (v1) or under "" (v2), as created.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
@@ -261,11 +268,17 @@ func splitFields(b []byte) [][]byte {
 // initAlive reports whether the saved init is still alive: same PID, same
 // start time, and neither zombie nor dead.
 func (s *savedState) initAlive() bool {
-	if s.InitPid <= 0 {
+	return alive(s.InitPid, s.InitStartTime)
+}
+
+// alive reports whether the process pid that started at startTime is
+// alive: neither gone, nor a zombie, nor another process with its PID.
+func alive(pid int, startTime uint64) bool {
+	if pid <= 0 {
 		return false
 	}
-	st, state, ok := procStat(s.InitPid)
-	if !ok || st != s.InitStartTime {
+	st, state, ok := procStat(pid)
+	if !ok || st != startTime {
 		return false
 	}
 	return state != 'Z' && state != 'X' && state != 'x'

@@ -41,6 +41,14 @@ int main(int argc, char **argv) {
 		for (size_t i = 0; i < n; i += 4096) p[i] = 1;
 		return 0;
 	}
+	if (!strcmp(argv[1], "abort"))           /* SIGABRT, the libc way */
+		abort();
+	if (!strcmp(argv[1], "pipe")) {          /* write to a pipe nobody reads */
+		int p[2];
+		if (pipe(p) || close(p[0])) return 2;
+		write(p[1], "x", 1);
+		return 3;
+	}
 	if (!strcmp(argv[1], "forkburn")) {      /* two children burn N s each */
 		for (int i = 0; i < 2; i++)
 			if (fork() == 0) { volatile unsigned long x = 0; while (cpu() < arg) x++; _exit(0); }
@@ -93,12 +101,21 @@ type judgeReport struct {
 	UserTime     float64 `json:"userTime"`
 	SystemTime   float64 `json:"systemTime"`
 	PeakMemory   uint64  `json:"peakMemory"`
+	// Processes is a pointer: absent and 0 differ.
+	Processes *int `json:"processes"`
 }
 
-// judgeRun runs the helper in a container with `run --report --meta` and
-// the given run flags, and returns the report, the meta file and the exit
-// code.
-func judgeRun(t *testing.T, mutate func(*specs.Spec), flags []string, args ...string) (judgeReport, string, int) {
+// processes is r.Processes, or -1 when absent.
+func (r judgeReport) processes() int {
+	if r.Processes == nil {
+		return -1
+	}
+	return *r.Processes
+}
+
+// judgeBundle makes a bundle with the helper at /judge, running it with
+// args.
+func judgeBundle(t *testing.T, mutate func(*specs.Spec), args ...string) string {
 	t.Helper()
 	prog := judgeProg(t)
 	bundle := newBundle(t, func(s *specs.Spec) {
@@ -114,6 +131,15 @@ func judgeRun(t *testing.T, mutate func(*specs.Spec), flags []string, args ...st
 	if err := os.WriteFile(filepath.Join(bundle, "rootfs", "judge"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return bundle
+}
+
+// judgeRun runs the helper in a container with `run --report --meta` and
+// the given run flags, and returns the report, the meta file and the exit
+// code.
+func judgeRun(t *testing.T, mutate func(*specs.Spec), flags []string, args ...string) (judgeReport, string, int) {
+	t.Helper()
+	bundle := judgeBundle(t, mutate, args...)
 	dir := t.TempDir()
 	report, meta := filepath.Join(dir, "report.json"), filepath.Join(dir, "meta")
 	_, stderr, code := runContainer(t, bundle, append(flags, "--report", report, "--meta", meta)...)
@@ -156,12 +182,16 @@ func TestJudgeCPUTime(t *testing.T) {
 	}
 }
 
-// TestJudgeForkedCPU: the CPU time of the children counts.
+// TestJudgeForkedCPU: the CPU time of the children counts, and so do the
+// children.
 func TestJudgeForkedCPU(t *testing.T) {
 	t.Parallel()
 	r, _, _ := judgeRun(t, nil, []string{"--time", "5"}, "forkburn", "0.3")
 	if r.Status != "exited" || r.CPUTime < 0.58 || r.CPUTime > 0.7 {
 		t.Errorf("two children burning 0.3 s each: %+v, want cpuTime ≈ 0.6", r)
+	}
+	if r.processes() != 3 {
+		t.Errorf("processes %d, want 3: the helper and its two children", r.processes())
 	}
 }
 

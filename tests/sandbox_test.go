@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // sandboxRun runs `tabox sandbox` with a workdir holding the judge helper,
@@ -93,15 +95,42 @@ func TestSandboxStdioAndFsize(t *testing.T) {
 	if got, _ := os.ReadFile(out); code != 0 || string(got) != "hello sandbox\n" || r.ExitCode != 0 {
 		t.Errorf("cat through --stdin/--stdout: exit %d (%s), out %q, %+v", code, stderr, got, r)
 	}
-	// The program is PID 1 of its namespace, which the kernel's SIGXFSZ
-	// does not kill: the write past the limit fails with EFBIG instead.
-	r, _, _, _ = sandboxRun(t, []string{"--fsize", "1K", "--stdout", out}, "/usr/bin/head", "-c", "100000", "/dev/zero")
+	r, _, code, stderr = sandboxRun(t, []string{"--fsize", "1K", "--stdout", out}, "/usr/bin/head", "-c", "100000", "/dev/zero")
 	size := int64(-1)
 	if fi, err := os.Stat(out); err == nil {
 		size = fi.Size()
 	}
-	if size != 1024 || r.ExitCode == 0 {
-		t.Errorf("writing past --fsize 1K: %d bytes, report %+v; want 1024 bytes written and a failure", size, r)
+	if code != 0 || size != 1024 || r.Status != "signaled" || r.Signal != int(unix.SIGXFSZ) {
+		t.Errorf("writing past --fsize 1K: exit %d (%s), %d bytes, report %+v; want 1024 bytes and SIGXFSZ", code, stderr, size, r)
+	}
+}
+
+// TestSandboxSignals: the program is not its namespace's PID 1, which the
+// kernel spares the signals it has no handler for: it dies of abort(),
+// SIGPIPE or its own SIGKILL as anywhere else; its forks are counted.
+func TestSandboxSignals(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.txt")
+	for _, tc := range []struct {
+		flags []string
+		args  []string
+		sig   unix.Signal
+		procs int
+	}{
+		{nil, []string{"./prog", "abort", "0"}, unix.SIGABRT, 1},
+		{nil, []string{"./prog", "pipe", "0"}, unix.SIGPIPE, 1},
+		{[]string{"--pids", "4"}, []string{"/bin/sh", "-c", "/bin/true; /bin/true; kill -KILL $$"}, unix.SIGKILL, 3},
+	} {
+		r, _, code, stderr := sandboxRun(t, tc.flags, tc.args...)
+		if code != 0 || r.Status != "signaled" || r.Signal != int(tc.sig) || r.Reason != "" {
+			t.Errorf("%q: exit %d (%s), report %+v; want signaled by %d", tc.args, code, stderr, r, tc.sig)
+		}
+		if r.processes() != tc.procs {
+			t.Errorf("%q: processes %d, want %d", tc.args, r.processes(), tc.procs)
+		}
+	}
+	r, _, _, _ := sandboxRun(t, []string{"--stdout", out}, "/bin/sh", "-c", "echo $$")
+	if got, _ := os.ReadFile(out); string(got) != "2\n" || r.ExitCode != 0 {
+		t.Errorf("the program's PID in the sandbox: %q (%+v), want 2: the reaper is 1", got, r)
 	}
 }
 

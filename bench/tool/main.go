@@ -509,10 +509,14 @@ func table(args []string) {
 		}
 	}
 	rts := []string{"tabox", "crun", "runc"}
-	var floor []*row
+	var floor, sandbox []*row
 	fmt.Printf("%-44s %-28s %-28s %-28s %10s %10s\n", "", "tabox", "crun", "runc", "tabox/crun", "tabox/runc")
 	for _, r := range order {
 		if r.label == "" {
+			continue
+		}
+		if _, ok := r.vals["bwrap"]; ok || r.fails["bwrap"] > 0 {
+			sandbox = append(sandbox, r)
 			continue
 		}
 		label := r.label
@@ -556,6 +560,23 @@ func table(args []string) {
 			line += " row " + strings.Fields(r.label)[0] + " / floor: " + strings.Join(parts, ", ")
 		}
 		fmt.Println(line)
+	}
+	// One program without a bundle: tabox sandbox, bubblewrap and the
+	// program alone, and the ratios of their medians.
+	for _, r := range sandbox {
+		line := fmt.Sprintf("%-44s", r.label+" ("+r.unit+")")
+		for _, k := range []string{"tabox", "bwrap", "plain"} {
+			line += fmt.Sprintf(" %-28s", k+" "+cell(r.vals[k], r.fails[k]))
+		}
+		fmt.Println(line)
+		var parts []string
+		for _, p := range [][2]string{{"tabox", "bwrap"}, {"tabox", "plain"}, {"bwrap", "plain"}} {
+			a, b := r.vals[p[0]], r.vals[p[1]]
+			if len(a) > 0 && len(b) > 0 && median(b) > 0 {
+				parts = append(parts, fmt.Sprintf("%s/%s %.2f", p[0], p[1], median(a)/median(b)))
+			}
+		}
+		fmt.Printf("%-44s %s\n", "", strings.Join(parts, ", "))
 	}
 }
 

@@ -1,6 +1,7 @@
 // The C side of package nsenter: keep it minimal. It only parses two
 // environment variables set by the tabox parent and makes setns/unshare
-// calls; every other step of the init is Go.
+// calls; every other step of the init is Go. (reaper.c is the other
+// process that must not start the Go runtime.)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -29,8 +30,13 @@ static void fail(const char *what, long arg)
 // parent orders it so): joining it first gives the init the capabilities
 // it needs to join the namespaces that user namespace owns.
 // _TABOX_UNSHARE is a decimal CLONE_NEW* mask to create after the joins.
+void tabox_reap(void);
+
 void tabox_nsenter(void)
 {
+	if (getenv("_TABOX_REAPER") != NULL)
+		tabox_reap();
+
 	const char *setns_list = getenv("_TABOX_SETNS");
 	const char *unshare_flags = getenv("_TABOX_UNSHARE");
 	const char *sync = getenv("_TABOX_SYNCFD");

@@ -9,6 +9,9 @@
 // It does nothing unless the parent set _TABOX_SETNS or _TABOX_UNSHARE, so
 // it costs nothing for the tabox commands themselves.
 //
+// With _TABOX_REAPER set, the process is instead the PID 1 of a sandbox's
+// PID namespace (reaper.c), which never leaves C.
+//
 // Import it for its side effect only, from package main.
 package nsenter
 
