@@ -63,8 +63,9 @@ type cgroupUsage struct {
 }
 
 // resetPeak starts the memory peak afresh: the container's init charged
-// its own memory (a Go runtime) to the cgroup before it executed the
-// program, and that is not the program's.
+// its own memory (a Go runtime) to the cgroup while it set the container
+// up, and that is not the program's. What the init holds from the reset
+// to its exec (its resident set, a couple of MiB) still counts.
 func (u *cgroupUsage) resetPeak() {
 	if u.v2 {
 		f, err := os.OpenFile(filepath.Join(u.m.Path(""), "memory.peak"), os.O_RDWR|unix.O_CLOEXEC, 0)
@@ -245,6 +246,9 @@ func (c *Container) NewMonitor(limits Limits) (_ *Monitor, retErr error) {
 	}
 	if m.cg != nil {
 		m.usage = &cgroupUsage{m: m.cg, v2: cgroups.IsCgroup2UnifiedMode()}
+		// Before start releases the program, never after: a program that
+		// peaks in its first milliseconds would otherwise be under-reported.
+		m.usage.resetPeak()
 	}
 	// Without them (tabox rootless, or in a PID namespace of its own) the
 	// report has no process count; nothing else depends on them.
@@ -303,9 +307,6 @@ func onlineCPUs() int {
 // so that the times and the count are final.
 func (m *Monitor) Run(s Started) (*Report, error) {
 	base := time.Duration(s.InitCPU)
-	if m.usage != nil {
-		m.usage.resetPeak()
-	}
 	reason := ""
 	// Read before the kill, which may make forks fail (see killFinished).
 	pidsHit, pidsRead := false, false
