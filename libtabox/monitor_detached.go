@@ -159,6 +159,15 @@ func RunMonitor(args []string) {
 		fmt.Fprintln(os.Stderr, "tabox monitor: not started by tabox start")
 		os.Exit(2)
 	}
+	// Go's fork passes on every fd start inherited without close-on-exec
+	// (a caller's pipe, a shim's log): the monitor outlives start, and
+	// would hold them until the container ends. Nothing of its own is
+	// open yet past its socket: the Go runtime opens its poller with the
+	// first file, below.
+	if err := unix.CloseRange(4, ^uint(0), 0); err != nil {
+		fmt.Fprintf(os.Stderr, "tabox monitor: close inherited fds: %v\n", err)
+		os.Exit(2)
+	}
 	if err := runMonitor(args[0], 3); err != nil {
 		os.Exit(1)
 	}

@@ -316,3 +316,41 @@ func TestJudgeStartV2(t *testing.T) {
 		t.Errorf("monitor %d left: %s", m, procDesc(m))
 	}
 }
+
+// TestMonitorHoldsNoInheritedFd: the detached monitor outlives start, so
+// it must not keep what start inherited from its caller. A caller that
+// reads a pipe it gave start until EOF would otherwise wait for the
+// container's end.
+func TestMonitorHoldsNoInheritedFd(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"testinit", "sleep", "10"}
+		withLimits("30s", "")(s)
+	})
+	id, _ := createContainer(t, bundle)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// fd 3 of start becomes the monitor's socket; fd 4 is the caller's.
+	_, stderr, code := taboxOpts(t, cmdOpts{extraFiles: []*os.File{w, w}}, "start", id)
+	w.Close()
+	if code != 0 {
+		t.Fatalf("start: exit %d: %s", code, stderr)
+	}
+	if findMonitor(t, id) == 0 {
+		t.Fatalf("no monitor")
+	}
+	eof := make(chan struct{})
+	go func() {
+		r.Read(make([]byte, 1))
+		close(eof)
+	}()
+	select {
+	case <-eof:
+	case <-time.After(2 * time.Second):
+		t.Errorf("a pipe given to start is held open after start exited (by its monitor)")
+	}
+	deleteContainer(t, id, true)
+}
