@@ -251,3 +251,29 @@ func TestRootlessSubordinateIDsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRootlessSubordinateIDsNoInheritable: the init waits for its maps
+// with every capability ambient, which needs them inheritable too; none
+// of that may reach a process whose config gives it no capabilities, or
+// a file with inheritable capabilities would grant them at its exec.
+func TestRootlessSubordinateIDsNoInheritable(t *testing.T) {
+	e := setupRootless(t)
+	if _, err := os.Stat("/usr/bin/newuidmap"); err != nil {
+		t.Skip("no newuidmap (package uidmap)")
+	}
+	sub := grantSubIDs(t, rootlessUser)
+	rootlessRangesBundle(t, e, sub, "grep", "^Cap[IA]", "/proc/self/status")
+	bundle := filepath.Join(e.home, "bundle")
+	spec := readSpec(t, bundle)
+	spec.Process.Capabilities = nil
+	spec.Process.User.UID, spec.Process.User.GID = 1000, 1000
+	writeSpec(t, bundle, spec)
+	stdout, stderr, code := e.run(t, "run", "rlinh")
+	if code != 0 {
+		t.Fatalf("rootless run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	want := []string{"CapInh:\t0000000000000000", "CapAmb:\t0000000000000000"}
+	if l := lines(stdout); !slices.Equal(l, want) {
+		t.Errorf("capabilities of a process without any: %q, want %q", l, want)
+	}
+}
