@@ -122,6 +122,15 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	if err := step("close fds", unix.CloseRange(uint(3+ic.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)); err != nil {
 		return err
 	}
+	// In a user namespace it created, the init may have been started
+	// with every capability ambient (see setInitCredential): that only
+	// carried them through its own exec, and setupUser replaces them only
+	// for a process that has capabilities in its config.
+	if path, ok := cfg.NamespacePath(NEWUSER); ok && path == "" {
+		if err := step("user namespace", clearAmbientCaps()); err != nil {
+			return err
+		}
+	}
 	fifo, err := openFifo(ic.FifoPath)
 	if err := step("exec fifo", err); err != nil {
 		return err

@@ -97,12 +97,18 @@ func waitIDMaps(fd int, uid, gid int) error {
 	// The ambient capabilities only carried the init through its exec;
 	// left set, the container's process would inherit more of them than
 	// its config gives.
+	return clearAmbientCaps()
+}
+
+// clearAmbientCaps clears the ambient set the init was started with and
+// the inheritable set Go's fork raised to make it possible: the config's
+// sets replace them when it has any, and when it has none, ambient ones
+// would reach the container's process, and a file with inheritable
+// capabilities would get those at its exec.
+func clearAmbientCaps() error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	// To make them ambient, Go's fork raised them all to inheritable too.
-	// The config's sets replace that when it has any; when it has none, a
-	// file with inheritable capabilities would get them at its exec.
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,4 +338,29 @@ func mountedUnder(dir string) bool {
 		}
 	}
 	return false
+}
+
+// TestUserNamespaceUnmappedRootNoCaps: a user namespace that does not map
+// 0 starts the init as its first mapped ids, with every capability kept
+// through exec as an ambient one; a process whose config gives it no
+// capabilities must get none of them.
+func TestUserNamespaceUnmappedRootNoCaps(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, func(s *specs.Spec) {
+		addUserNS(s, 100000, 65536)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 100000, Size: 1000}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 100000, Size: 1000}}
+		s.Process.Capabilities = nil
+		s.Process.User.UID, s.Process.User.GID = 1000, 1000
+		s.Process.Args = []string{"grep", "^Cap[IPEA]", "/proc/self/status"}
+		// gid 5 (tty) is not mapped.
+		for i := range s.Mounts {
+			s.Mounts[i].Options = slices.DeleteFunc(s.Mounts[i].Options, func(o string) bool { return o == "gid=5" })
+		}
+	})
+	openUpBundle(t, bundle)
+	want := []string{"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000"}
+	if l := lines(mustRun(t, bundle)); !slices.Equal(l, want) {
+		t.Errorf("capabilities of a process without any: %q, want %q", l, want)
+	}
 }
