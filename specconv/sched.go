@@ -143,6 +143,7 @@ func parseCPUList(s string) ([]int, error) {
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
+		lo, hi = strings.TrimSpace(lo), strings.TrimSpace(hi)
 		first, err := strconv.Atoi(lo)
 		if err != nil || first < 0 {
 			return nil, fmt.Errorf("%q: %q is not a CPU number", s, lo)

@@ -56,7 +56,7 @@ func TestConvertProcessAttrs(t *testing.T) {
 		{name: "ioPriority level", mod: proc(func(p *specs.Process) {
 			p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8}
 		}), wantErr: "process.ioPriority.priority 8"},
-		{name: "execCPUAffinity", mod: proc(func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0-2,1,5", Final: "1"} }), check: func(t *testing.T, c *libtabox.Config) {
+		{name: "execCPUAffinity", mod: proc(func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0-2, 1,5", Final: "1 - 1"} }), check: func(t *testing.T, c *libtabox.Config) {
 			want := &libtabox.CPUAffinity{Initial: []int{0, 1, 2, 5}, Final: []int{1}}
 			if !reflect.DeepEqual(c.Process.ExecCPUAffinity, want) {
 				t.Errorf("ExecCPUAffinity = %+v, want %+v", c.Process.ExecCPUAffinity, want)
