@@ -420,6 +420,12 @@ func Start(root, id string, opts StartOpts) error {
 			return fmt.Errorf("judge limits: %w", err)
 		}
 		c.state.MonitorPid, c.state.MonitorStartTime = mon.pid, mon.startTime
+		// Saved before the release: a start killed from here on leaves a
+		// monitor that delete can find and stop, and report can read.
+		if err := dir.save(c.state); err != nil {
+			mon.abort()
+			return err
+		}
 	}
 	// A judge's wall clock starts here, when the process is released.
 	startedAt, mono := time.Now(), monotonicNow()
