@@ -133,10 +133,17 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			runHooksWarn("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped), opts.Debugf)
 		}
 	}()
-	// The init joins its cgroup before it does anything: all of the
-	// container is accounted and limited, and nothing escapes a kill.
+	// The cgroup is made and limited now; the init joins it once its own
+	// Go code has done the heavy part of the setup (see joinLate), so that
+	// tabox's memory is never charged to the container, whose limit may
+	// be smaller than a Go runtime. A new cgroup namespace is rooted where
+	// its creator is: with one, the init joins before anything else.
 	if cfg.Cgroup != nil {
-		cg, st.CgroupParents, err = enterCgroup(cfg.Cgroup, p.pid())
+		pid := -1
+		if !c.joinLate() {
+			pid = p.pid()
+		}
+		cg, st.CgroupParents, err = enterCgroup(cfg.Cgroup, pid)
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +165,24 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	return c, nil
 }
 
+// joinLate reports whether the init joins the container's cgroup during
+// the handshake rather than at once: it does unless it creates a cgroup
+// namespace, which must be rooted at the container's cgroup.
+func (c *Container) joinLate() bool {
+	cfg := &c.state.Config
+	path, ok := cfg.NamespacePath(NEWCGROUP)
+	return cfg.Cgroup != nil && !(ok && path == "")
+}
+
+// joinCgroup moves pid into the container's cgroup.
+func (c *Container) joinCgroup(pid int) error {
+	m, err := c.cgroup()
+	if err != nil || m == nil {
+		return err
+	}
+	return joinCgroup(m, pid)
+}
+
 // checkConsole matches a terminal with a console, with runc's errors.
 func checkConsole(terminal bool, socket *string, conn **os.File) error {
 	has := *socket != "" || *conn != nil
@@ -174,6 +199,7 @@ func checkConsole(terminal bool, socket *string, conn **os.File) error {
 func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 	cfg := &c.state.Config
 	p := c.init
+	joined := false
 	for {
 		// Errors are the init's, or of the work done here on its behalf
 		// (hooks, rlimits, oom_score_adj), which name themselves.
@@ -183,6 +209,18 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 		}
 		if err != nil {
 			return fmt.Errorf("container init: %w", err)
+		}
+		switch m.Type {
+		case msgHooks, msgReady:
+			// Before any hook the init runs, and before the steps it
+			// still has to take (credentials, seccomp, exec): from here
+			// on, what it allocates is the container's.
+			if c.joinLate() && !joined {
+				if err := c.joinCgroup(p.pid()); err != nil {
+					return err
+				}
+				joined = true
+			}
 		}
 		switch m.Type {
 		case msgHooks:

@@ -117,18 +117,17 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 			p.kill()
 		}
 	}()
-	if m, err := c.cgroup(); err != nil {
-		return nil, err
-	} else if m != nil {
-		if err := joinCgroup(m, p.pid()); err != nil {
-			return nil, err
-		}
-	}
 	if err := p.sync.enc.Encode(ic); err != nil {
 		return nil, fmt.Errorf("send config to the exec process: %w", err)
 	}
 	if _, err := p.sync.expect(msgReady); err != nil {
 		return nil, execError(err)
+	}
+	// Joined once the process has started its Go runtime and read its
+	// configuration, which are tabox's memory, not the container's (see
+	// Create).
+	if err := c.joinCgroup(p.pid()); err != nil {
+		return nil, err
 	}
 	if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
 		return nil, fmt.Errorf("rlimits: %w", err)

@@ -1411,3 +1411,65 @@ func TestCgroupBadValues(t *testing.T) {
 		})
 	}
 }
+
+// TestCgroupSmallMemoryLimit: tabox's own Go code (the container's init
+// until it is nearly done, and the process tabox exec starts) is not
+// charged to the container: a container with a memory limit far below a
+// Go runtime's needs runs, and tabox exec works in it. (Not with a cgroup
+// namespace of the container's own: the init must join the cgroup before
+// it creates one, see README.)
+func TestCgroupSmallMemoryLimit(t *testing.T) {
+	t.Parallel()
+	requireCgroupV1(t)
+	const limit = 512 << 10
+	// busybox, not testinit: a Go program would not fit either.
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "120"}
+		res(s).Memory = &specs.LinuxMemory{Limit: ptrInt64(limit)}
+	})
+	id, _ := createContainer(t, bundle)
+	mustTabox(t, "start", id)
+	st := state(t, id)
+	if st.Status != "running" {
+		t.Fatalf("a container with a %d-byte memory limit is %q after start, want running", limit, st.Status)
+	}
+	pid := st.Pid
+	if got := hostCgroupFile(t, pid, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(limit) {
+		t.Fatalf("the container's memory.limit_in_bytes %q, want %d", got, limit)
+	}
+	own, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The exec'd process ends in the container's cgroup, like the rest.
+	out := mustTabox(t, "exec", id, "cat", "/proc/self/cgroup")
+	if strings.TrimSpace(out) != strings.TrimSpace(string(own)) {
+		t.Errorf("exec'd process cgroups:\n%s\nwant the container's:\n%s", out, own)
+	}
+	if failcnt := hostCgroupFile(t, pid, "memory", "memory.failcnt"); failcnt != "0" {
+		t.Errorf("the container hit its %d-byte limit %s times", limit, failcnt)
+	}
+	deleteContainer(t, id, true)
+}
+
+// hostCgroupFile reads a file of pid's cgroup of a v1 controller, from
+// the host.
+func hostCgroupFile(t *testing.T, pid int, ctrl, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines(string(data)) {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), ctrl) {
+			b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, f[2], name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(string(b))
+		}
+	}
+	t.Fatalf("pid %d has no %s cgroup", pid, ctrl)
+	return ""
+}
