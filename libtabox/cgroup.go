@@ -374,3 +374,40 @@ func pidsMaxValue(limit int64) string {
 	}
 	return strconv.FormatInt(limit, 10)
 }
+
+// primeCgroupMigration moves tabox into the cgroup it is already in, and
+// waits for nothing. Every move of a process between cgroups takes the
+// kernel's cgroup thread-group lock for writing, and when that lock has
+// been idle, taking it waits for an RCU grace period: about 9 ms on the
+// machines tabox is measured on, a third of a whole run. Run in its own
+// goroutine while the init starts, this no-op move pays that wait; the
+// move of the init that follows finds the lock ready. Errors do not
+// matter: a refused move has waited all the same.
+func primeCgroupMigration() {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var dir string
+		switch {
+		case f[0] == "0" && f[1] == "":
+			dir = filepath.Join("/sys/fs/cgroup", f[2])
+			if cgroups.IsCgroup2HybridMode() {
+				dir = filepath.Join("/sys/fs/cgroup/unified", f[2])
+			}
+		case f[1] != "" && !strings.Contains(f[1], "="):
+			// The first v1 hierarchy: its directory is named after its
+			// controllers (cpu,cpuacct may be mounted together).
+			dir = filepath.Join("/sys/fs/cgroup", f[1], f[2])
+		default:
+			continue
+		}
+		os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0)
+		return
+	}
+}

@@ -41,6 +41,9 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if opts.Debugf == nil {
 		opts.Debugf = func(string, ...any) {}
 	}
+	if cfg.Cgroup != nil {
+		go primeCgroupMigration()
+	}
 	terminal := cfg.Process != nil && cfg.Process.Terminal
 	if err := checkConsole(terminal, &opts.ConsoleSocket, &opts.Console); err != nil {
 		return nil, err

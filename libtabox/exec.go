@@ -81,6 +81,9 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		return nil, fmt.Errorf("container init %d: %w", s.InitPid, err)
 	}
 	defer unix.Close(pidfd)
+	if len(s.CgroupPaths) > 0 {
+		go primeCgroupMigration()
+	}
 	cfg := s.Config
 	cfg.Process = proc
 	var joined []Namespace
