@@ -82,9 +82,10 @@ func spawnMonitor(dir string) (_ *monitorConn, retErr error) {
 	}
 	defer exe.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:        []string{"tabox", "monitor", dir},
-		Env:         []string{},
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args: []string{"tabox", "monitor", dir},
+		// One P is all it needs: less memory for as long as it runs.
+		Env:         []string{"GOMAXPROCS=1"},
 		Dir:         "/",
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},

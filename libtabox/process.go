@@ -261,9 +261,11 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		extra = append(extra, trees[i])
 	}
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:       []string{"tabox", "init"},
-		Env:        []string{"_TABOX_SYNCFD=" + strconv.Itoa(syncFd)},
+		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args: []string{"tabox", "init"},
+		// GOMAXPROCS=1: the init runs one thread's worth of steps, and a
+		// runtime sized for every CPU of a big host costs start-up time.
+		Env:        []string{"_TABOX_SYNCFD=" + strconv.Itoa(syncFd), "GOMAXPROCS=1"},
 		Stdin:      opts.Stdin,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,
