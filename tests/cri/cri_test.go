@@ -67,15 +67,15 @@ func TestCRIOOMScoreAdj(t *testing.T) {
 		"linux":         map[string]any{"cgroup_parent": n.cgroupRoot + "/kubepods/podoom"},
 	})
 	r := n.crictl(cmdOpts{}, "runp", "--runtime", handler, cfg)
-	if r.code == 0 {
+	if r.Code == 0 {
 		t.Fatalf("crictl runp without restrict_oom_score_adj: want a failure; got %v", r)
 	}
 	// runc's error says only "can't get final child's PID from pipe: EOF";
 	// the cause is in its log.
-	if want := "set oom_score_adj to -998: lowering it needs CAP_SYS_RESOURCE"; runtimeName == "tabox" && !strings.Contains(r.stderr, want) {
+	if want := "set oom_score_adj to -998: lowering it needs CAP_SYS_RESOURCE"; runtimeName == "tabox" && !strings.Contains(r.Stderr, want) {
 		t.Errorf("crictl runp without restrict_oom_score_adj: want a failure naming the cause, %q; got %v", want, r)
 	}
-	if r := n.crictl(cmdOpts{}, "pods", "-q"); strings.TrimSpace(r.stdout) != "" {
+	if r := n.crictl(cmdOpts{}, "pods", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("crictl pods after the failed runp: %v", r)
 	}
 }
@@ -94,13 +94,13 @@ func testLifecycle(t *testing.T, n *node) {
 		t.Errorf("crictl exec -s: stdout %q, want in-exec and the pod's hostname", out)
 	}
 	r := n.crictl(cmdOpts{}, "exec", "-s", id, "sh", "-c", "echo to-stderr >&2; exit 3")
-	if r.code == 0 || !strings.Contains(r.stderr, "exited with 3") || !strings.Contains(r.stderr, "to-stderr") {
+	if r.Code == 0 || !strings.Contains(r.Stderr, "exited with 3") || !strings.Contains(r.Stderr, "to-stderr") {
 		t.Errorf("crictl exec -s of a command exiting 3: want a failure naming \"exited with 3\" and its stderr; got %v", r)
 	}
 
 	// exec -i: stdin reaches the process.
-	r = n.crictl(cmdOpts{stdin: strings.NewReader("from-stdin\n")}, "exec", "-i", id, "sh", "-c", `read l; echo "got $l"`)
-	if r.code != 0 || r.stdout != "got from-stdin\n" {
+	r = n.crictl(cmdOpts{Stdin: strings.NewReader("from-stdin\n")}, "exec", "-i", id, "sh", "-c", `read l; echo "got $l"`)
+	if r.Code != 0 || r.Stdout != "got from-stdin\n" {
 		t.Errorf("crictl exec -i: want \"got from-stdin\"; got %v", r)
 	}
 
@@ -108,8 +108,8 @@ func testLifecycle(t *testing.T, n *node) {
 	argv := append([]string{"nsenter", "--net=" + n.netns, crictlBin, "--config", n.crictlY, "exec", "-it", id}, "sh", "-c", ttyScript)
 	for i := 0; i < 2; i++ { // twice: each exec has a terminal of its own
 		r = inPty(cmdOpts{}, argv...)
-		out := strings.ReplaceAll(r.stdout, "\r", "")
-		if r.code != 0 || !regexp.MustCompile(`(?m)/dev/pts/\d+$`).MatchString(out) || !strings.Contains(out, "size 24 80\n") {
+		out := strings.ReplaceAll(r.Stdout, "\r", "")
+		if r.Code != 0 || !regexp.MustCompile(`(?m)/dev/pts/\d+$`).MatchString(out) || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("crictl exec -it (%d): want a /dev/pts terminal of 24x80; got %v", i+1, r)
 		}
 	}
@@ -118,7 +118,7 @@ func testLifecycle(t *testing.T, n *node) {
 	var logs result
 	if !poll(10*time.Second, func() bool {
 		logs = n.crictl(cmdOpts{}, "logs", id)
-		return strings.Contains(logs.stdout, "out-line") && strings.Contains(logs.stderr, "err-line")
+		return strings.Contains(logs.Stdout, "out-line") && strings.Contains(logs.Stderr, "err-line")
 	}) {
 		t.Errorf("crictl logs: want out-line on stdout and err-line on stderr; got %v", logs)
 	}
@@ -142,20 +142,20 @@ func testLifecycle(t *testing.T, n *node) {
 	}
 
 	// stop: SIGTERM, caught by the container's trap.
-	if r := n.crictl(cmdOpts{}, "stop", "--timeout", "10", id); r.code != 0 {
+	if r := n.crictl(cmdOpts{}, "stop", "--timeout", "10", id); r.Code != 0 {
 		t.Fatalf("crictl stop: %v", r)
 	}
 	st = n.inspectCtr(t, id)
 	if st.Status.State != "CONTAINER_EXITED" || st.Status.ExitCode != 7 {
 		t.Errorf("after stop: state %q, exit code %d; want CONTAINER_EXITED and 7 (the trap's)", st.Status.State, st.Status.ExitCode)
 	}
-	if logs := n.crictl(cmdOpts{}, "logs", id); !strings.Contains(logs.stdout, "got-term") {
+	if logs := n.crictl(cmdOpts{}, "logs", id); !strings.Contains(logs.Stdout, "got-term") {
 		t.Errorf("crictl logs after stop: want got-term; got %v", logs)
 	}
-	if r := n.crictl(cmdOpts{}, "rm", id); r.code != 0 {
+	if r := n.crictl(cmdOpts{}, "rm", id); r.Code != 0 {
 		t.Errorf("crictl rm: %v", r)
 	}
-	if r := n.crictl(cmdOpts{}, "ps", "-a", "-q", "--pod", p.id); strings.TrimSpace(r.stdout) != "" {
+	if r := n.crictl(cmdOpts{}, "ps", "-a", "-q", "--pod", p.id); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("crictl ps -a lists containers after rm: %v", r)
 	}
 	p.remove(t, id)
@@ -337,7 +337,7 @@ func testResources(t *testing.T, n *node) {
 	}
 
 	// In-place resize, as the kubelet does it: UpdateContainerResources.
-	if r := n.crictl(cmdOpts{}, "update", "--memory", strconv.Itoa(128<<20), "--cpu-quota", "25000", id); r.code != 0 {
+	if r := n.crictl(cmdOpts{}, "update", "--memory", strconv.Itoa(128<<20), "--cpu-quota", "25000", id); r.Code != 0 {
 		t.Errorf("crictl update: %v", r)
 	}
 	if q, m := host("cpu", "cpu.cfs_quota_us"), host("memory", "memory.limit_in_bytes"); q != "25000" || m != "134217728" {
@@ -350,7 +350,7 @@ func testResources(t *testing.T, n *node) {
 	hog := p.create(t, "hog", []string{"sh", "-c", "sleep 1; exec tail -n 1 /dev/zero"}, func(cfg map[string]any) {
 		cfg["linux"].(map[string]any)["resources"] = map[string]any{"memory_limit_in_bytes": 32 << 20}
 	})
-	if r := n.crictl(cmdOpts{}, "start", hog); r.code != 0 {
+	if r := n.crictl(cmdOpts{}, "start", hog); r.Code != 0 {
 		t.Fatalf("crictl start hog: %v", r)
 	}
 	if st := n.waitExited(t, hog); st.Status.ExitCode != 137 || st.Status.Reason != "OOMKilled" {
@@ -381,7 +381,7 @@ func testExitCodes(t *testing.T, n *node) {
 		{name: "ignores-term", command: []string{"sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"}, then: func(id string) {
 			// The grace period runs out: SIGKILL.
 			start := time.Now()
-			if r := n.crictl(cmdOpts{}, "stop", "--timeout", "1", id); r.code != 0 {
+			if r := n.crictl(cmdOpts{}, "stop", "--timeout", "1", id); r.Code != 0 {
 				t.Errorf("crictl stop --timeout 1: %v", r)
 			}
 			if d := time.Since(start); d < time.Second {
@@ -390,7 +390,7 @@ func testExitCodes(t *testing.T, n *node) {
 		}, code: 137, reason: "Error"},
 	} {
 		id := p.create(t, c.name, c.command, nil)
-		if r := n.crictl(cmdOpts{}, "start", id); r.code != 0 {
+		if r := n.crictl(cmdOpts{}, "start", id); r.Code != 0 {
 			t.Fatalf("crictl start %s: %v", c.name, r)
 		}
 		if c.then != nil {
@@ -400,14 +400,14 @@ func testExitCodes(t *testing.T, n *node) {
 		if st.Status.ExitCode != c.code || st.Status.Reason != c.reason {
 			t.Errorf("%s: exit code %d, reason %q; want %d and %s", c.name, st.Status.ExitCode, st.Status.Reason, c.code, c.reason)
 		}
-		if r := n.crictl(cmdOpts{}, "rm", id); r.code != 0 {
+		if r := n.crictl(cmdOpts{}, "rm", id); r.Code != 0 {
 			t.Errorf("crictl rm %s: %v", c.name, r)
 		}
 	}
 	// A command that cannot be run: start fails with the runtime's reason.
 	id := p.create(t, "missing", []string{"/no/such/binary"}, nil)
 	r := n.crictl(cmdOpts{}, "start", id)
-	if r.code == 0 || !strings.Contains(r.stderr, "no such file or directory") {
+	if r.Code == 0 || !strings.Contains(r.Stderr, "no such file or directory") {
 		t.Errorf("crictl start of a missing binary: want a failure naming ENOENT; got %v", r)
 	}
 	st := n.inspectCtr(t, id)

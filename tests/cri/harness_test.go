@@ -17,22 +17,16 @@
 package cri
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -189,188 +183,6 @@ func buildImages(binDir string) error {
 	return bb.WriteArchive(archives[busyboxImage])
 }
 
-// ---- processes ---------------------------------------------------------------
-
-var (
-	procMu sync.Mutex
-	// tracked are the pids an exec.Cmd of ours waits for: not the reaper's.
-	tracked = map[int]bool{}
-)
-
-// startReaper reaps the zombie children of this process that no exec.Cmd
-// waits for: the shims reparented to us.
-func startReaper() func() {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			reapOrphans()
-		}
-	}()
-	return func() { close(stop); <-done; reapOrphans() }
-}
-
-func reapOrphans() {
-	procMu.Lock()
-	defer procMu.Unlock()
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || tracked[pid] {
-			continue
-		}
-		if ppid, state := procStat(pid); ppid == self && state == "Z" {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-func procStat(pid int) (ppid int, state string) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1, ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return -1, ""
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return -1, ""
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return ppid, f[0]
-}
-
-// result is what a command printed and how it ended.
-type result struct {
-	stdout, stderr string
-	code           int
-	err            error
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d (err %v)\nstdout: %q\nstderr: %q", r.code, r.err, r.stdout, r.stderr)
-}
-
-// cmdOpts tweak one command.
-type cmdOpts struct {
-	stdin   io.Reader
-	timeout time.Duration
-}
-
-// run runs name args, its pid kept from the reaper until it is waited for.
-func run(o cmdOpts, name string, args ...string) result {
-	if o.timeout == 0 {
-		o.timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	cmd.Stdin = o.stdin
-	cmd.WaitDelay = 5 * time.Second
-	procMu.Lock()
-	err := cmd.Start()
-	if err == nil {
-		tracked[cmd.Process.Pid] = true
-	}
-	procMu.Unlock()
-	if err != nil {
-		return result{code: -1, err: err}
-	}
-	err = cmd.Wait()
-	procMu.Lock()
-	delete(tracked, cmd.Process.Pid)
-	procMu.Unlock()
-	r := result{stdout: so.String(), stderr: se.String(), err: err, code: cmd.ProcessState.ExitCode()}
-	if ctx.Err() != nil {
-		r.err = fmt.Errorf("timed out after %v: %w", o.timeout, err)
-	}
-	return r
-}
-
-// startBg starts a daemon with its output in logFile; stop signals it and
-// waits for it to exit.
-func startBg(logFile string, name string, args ...string) (stop func(sig unix.Signal) error, err error) {
-	cmd := exec.Command(name, args...)
-	lf, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = lf, lf
-	procMu.Lock()
-	err = cmd.Start()
-	if err == nil {
-		tracked[cmd.Process.Pid] = true
-	}
-	procMu.Unlock()
-	if err != nil {
-		lf.Close()
-		return nil, err
-	}
-	waited := make(chan error, 1)
-	go func() {
-		waited <- cmd.Wait()
-		procMu.Lock()
-		delete(tracked, cmd.Process.Pid)
-		procMu.Unlock()
-		lf.Close()
-	}()
-	return func(sig unix.Signal) error {
-		cmd.Process.Signal(sig)
-		select {
-		case err := <-waited:
-			return err
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-waited
-			return fmt.Errorf("%s did not exit on %v: killed", name, sig)
-		}
-	}, nil
-}
-
-// inPty runs argv under script(1), so that it has a terminal of its own
-// (24 rows, 80 columns).
-func inPty(o cmdOpts, argv ...string) result {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	cmdline := "stty rows 24 cols 80 2>/dev/null; exec " + strings.Join(q, " ")
-	if o.stdin == nil {
-		// Not a pipe at EOF: script(1) would feed the session an EOF.
-		if f, err := os.Open("/dev/null"); err == nil {
-			defer f.Close()
-			o.stdin = f
-		}
-	}
-	return run(o, "script", "-qefc", cmdline, "/dev/null")
-}
-
-// poll calls f until it returns true or timeout passes.
-func poll(timeout time.Duration, f func() bool) bool {
-	end := time.Now().Add(timeout)
-	for time.Now().Before(end) {
-		if f() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return f()
-}
-
 // ---- network namespace -------------------------------------------------------
 
 // newNetns makes a network namespace, bound at path, with its loopback up.
@@ -400,7 +212,7 @@ func newNetns(path string) error {
 		os.Remove(path)
 		return err
 	}
-	if r := run(cmdOpts{}, "nsenter", "--net="+path, "ip", "link", "set", "lo", "up"); r.code != 0 {
+	if r := run(cmdOpts{}, "nsenter", "--net="+path, "ip", "link", "set", "lo", "up"); r.Code != 0 {
 		removeNetns(path)
 		return fmt.Errorf("ip link set lo up: %v", r)
 	}
@@ -414,47 +226,27 @@ func removeNetns(path string) error {
 	return os.Remove(path)
 }
 
+// ---- processes ---------------------------------------------------------------
+
+// The process helpers are testenv's (shared with tests/tooling).
+type (
+	result  = testenv.Result
+	cmdOpts = testenv.CmdOpts
+)
+
+var (
+	run           = testenv.Run
+	startBg       = testenv.StartBg
+	inPty         = testenv.InPty
+	poll          = testenv.Poll
+	procStat      = testenv.ProcStat
+	procsMatching = testenv.ProcsMatching
+	mountsUnder   = testenv.MountsUnder
+	startReaper   = testenv.StartReaper
+	lastLines     = testenv.LastLines
+)
+
 // ---- leftovers ---------------------------------------------------------------
-
-// procsMatching lists live processes whose command line or cgroup mentions
-// one of needles.
-func procsMatching(needles ...string) []string {
-	var out []string
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		if _, st := procStat(pid); st == "Z" || st == "" {
-			continue
-		}
-		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		hay := strings.ReplaceAll(string(cl), "\x00", " ") + "\n" + string(cg)
-		for _, n := range needles {
-			if n != "" && strings.Contains(hay, n) {
-				out = append(out, fmt.Sprintf("pid %d: %s", pid, strings.ReplaceAll(string(cl), "\x00", " ")))
-				break
-			}
-		}
-	}
-	return out
-}
-
-// mountsUnder lists the mount points of the host's mount namespace under dir.
-func mountsUnder(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			out = append(out, f[4])
-		}
-	}
-	return out
-}
 
 // cgroupDirs lists the directories under rel, rel included, in every
 // cgroup hierarchy, deepest first.
@@ -518,17 +310,4 @@ func makeCgroup(rel string) ([]string, error) {
 		}
 	}
 	return made, nil
-}
-
-// lastLines returns the last n lines of a file, for failure messages.
-func lastLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

@@ -151,26 +151,26 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	if err := newNetns(n.netns); err != nil {
 		t.Fatal(err)
 	}
-	stop, err := startBg(n.log, "nsenter", "--net="+n.netns, "containerd", "--config", cfgPath)
+	stop, err := startBg(cmdOpts{}, n.log, "nsenter", "--net="+n.netns, "containerd", "--config", cfgPath)
 	if err != nil {
 		removeNetns(n.netns)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.shutdown(t, stop) })
 
-	if !poll(20*time.Second, func() bool { return n.crictl(cmdOpts{}, "info").code == 0 }) {
+	if !poll(20*time.Second, func() bool { return n.crictl(cmdOpts{}, "info").Code == 0 }) {
 		t.Fatalf("containerd's CRI did not come up:\n%s", lastLines(n.log, 30))
 	}
 	for name, archive := range archives {
-		r := run(cmdOpts{timeout: 2 * time.Minute}, "ctr", "-a", n.sock, "-n", "k8s.io", "images", "import", archive)
-		if r.code != 0 {
+		r := run(cmdOpts{Timeout: 2 * time.Minute}, "ctr", "-a", n.sock, "-n", "k8s.io", "images", "import", archive)
+		if r.Code != 0 {
 			t.Fatalf("ctr -n k8s.io images import %s: %v", name, r)
 		}
 	}
 	// The CRI plugin learns of imported images from containerd's events.
 	for name := range archives {
 		if !poll(10*time.Second, func() bool {
-			return n.crictl(cmdOpts{}, "inspecti", name).code == 0
+			return n.crictl(cmdOpts{}, "inspecti", name).Code == 0
 		}) {
 			t.Fatalf("crictl inspecti %s: the CRI does not see the imported image", name)
 		}
@@ -181,9 +181,9 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 // shutdown removes what is left of the pods, stops containerd and checks
 // that nothing of the node remains.
 func (n *node) shutdown(t *testing.T, stop func(unix.Signal) error) {
-	if r := n.crictl(cmdOpts{}, "pods", "-q"); strings.TrimSpace(r.stdout) != "" {
-		t.Errorf("pods left at the end: %s", r.stdout)
-		n.crictl(cmdOpts{timeout: 2 * time.Minute}, "rmp", "--force", "--all")
+	if r := n.crictl(cmdOpts{}, "pods", "-q"); strings.TrimSpace(r.Stdout) != "" {
+		t.Errorf("pods left at the end: %s", r.Stdout)
+		n.crictl(cmdOpts{Timeout: 2 * time.Minute}, "rmp", "--force", "--all")
 	}
 	if err := stop(unix.SIGTERM); err != nil {
 		t.Errorf("stopping containerd: %v", err)
@@ -236,10 +236,10 @@ func (n *node) crictl(o cmdOpts, args ...string) result {
 func (n *node) mustCrictl(t *testing.T, args ...string) string {
 	t.Helper()
 	r := n.crictl(cmdOpts{}, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("crictl %s: %v", strings.Join(args, " "), r)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // inspect decodes the JSON crictl prints for args (inspect, inspectp, stats -o json).

@@ -90,15 +90,15 @@ func (n *node) runPod(t *testing.T, name string, o podOpts) *pod {
 		t.Fatalf("making the pod's cgroup %s: %v", p.cgroupParent, err)
 	}
 	p.cfg = n.writeJSON(t, "pod-"+name+".json", cfg)
-	r := n.crictl(cmdOpts{timeout: 2 * time.Minute}, "runp", "--runtime", handler, p.cfg)
-	if r.code != 0 {
+	r := n.crictl(cmdOpts{Timeout: 2 * time.Minute}, "runp", "--runtime", handler, p.cfg)
+	if r.Code != 0 {
 		t.Fatalf("crictl runp --runtime %s: %v", handler, r)
 	}
-	p.id = strings.TrimSpace(r.stdout)
+	p.id = strings.TrimSpace(r.Stdout)
 	t.Cleanup(func() {
 		// Normally gone already: the scenarios stop and remove their pods.
-		if n.crictl(cmdOpts{}, "inspectp", p.id).code == 0 {
-			n.crictl(cmdOpts{timeout: 2 * time.Minute}, "rmp", "--force", p.id)
+		if n.crictl(cmdOpts{}, "inspectp", p.id).Code == 0 {
+			n.crictl(cmdOpts{Timeout: 2 * time.Minute}, "rmp", "--force", p.id)
 		}
 	})
 	var st podInspect
@@ -190,17 +190,17 @@ func (p *pod) create(t *testing.T, name string, command []string, mutate func(cf
 	}
 	path := p.n.writeJSON(t, "ctr-"+p.name+"-"+name+".json", cfg)
 	r := p.n.crictl(cmdOpts{}, "create", "--no-pull", p.id, path, p.cfg)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("crictl create %s: %v", name, r)
 	}
-	return strings.TrimSpace(r.stdout)
+	return strings.TrimSpace(r.Stdout)
 }
 
 // start creates and starts a container, and waits for it to run.
 func (p *pod) start(t *testing.T, name string, command []string, mutate func(cfg map[string]any)) (id string, pid int) {
 	t.Helper()
 	id = p.create(t, name, command, mutate)
-	if r := p.n.crictl(cmdOpts{}, "start", id); r.code != 0 {
+	if r := p.n.crictl(cmdOpts{}, "start", id); r.Code != 0 {
 		t.Fatalf("crictl start %s: %v", name, r)
 	}
 	st := p.n.inspectCtr(t, id)
@@ -214,7 +214,7 @@ func (p *pod) start(t *testing.T, name string, command []string, mutate func(cfg
 // left: processes, its containers' cgroups, the runtime's state.
 func (p *pod) remove(t *testing.T, ctrIDs ...string) {
 	t.Helper()
-	if r := p.n.crictl(cmdOpts{timeout: 2 * time.Minute}, "stopp", p.id); r.code != 0 {
+	if r := p.n.crictl(cmdOpts{Timeout: 2 * time.Minute}, "stopp", p.id); r.Code != 0 {
 		t.Errorf("crictl stopp: %v", r)
 	}
 	var st podInspect
@@ -222,10 +222,10 @@ func (p *pod) remove(t *testing.T, ctrIDs ...string) {
 	if st.Status.State != "SANDBOX_NOTREADY" {
 		t.Errorf("after stopp: pod state %q, want SANDBOX_NOTREADY", st.Status.State)
 	}
-	if r := p.n.crictl(cmdOpts{timeout: 2 * time.Minute}, "rmp", p.id); r.code != 0 {
+	if r := p.n.crictl(cmdOpts{Timeout: 2 * time.Minute}, "rmp", p.id); r.Code != 0 {
 		t.Errorf("crictl rmp: %v", r)
 	}
-	if r := p.n.crictl(cmdOpts{}, "pods", "-q", "--id", p.id); strings.TrimSpace(r.stdout) != "" {
+	if r := p.n.crictl(cmdOpts{}, "pods", "-q", "--id", p.id); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("crictl pods lists the pod after rmp: %v", r)
 	}
 	var left []string
@@ -275,10 +275,10 @@ func (n *node) waitExited(t *testing.T, id string) ctrInspect {
 func (n *node) execSync(t *testing.T, id string, cmd ...string) string {
 	t.Helper()
 	r := n.crictl(cmdOpts{}, append([]string{"exec", "-s", id}, cmd...)...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("crictl exec -s %s %q: %v", id, cmd, r)
 	}
-	return strings.TrimSuffix(r.stdout, "\n\n")
+	return strings.TrimSuffix(r.Stdout, "\n\n")
 }
 
 // nsLink is the namespace link of a process, "net:[4026531992]".

@@ -58,7 +58,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "containerd.log")
-	stop, err := startBg(cmdOpts{dir: dir}, logPath, "containerd", "--config", cfgPath)
+	stop, err := startBg(cmdOpts{Dir: dir}, logPath, "containerd", "--config", cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 			}
 		}
 		if t.Failed() {
-			t.Logf("containerd log (tail):\n%s", lastLogLines(logPath, 40))
+			t.Logf("containerd log (tail):\n%s", lastLines(logPath, 40))
 		}
 	})
-	if !poll(15*time.Second, func() bool { return c.ctr("default", cmdOpts{}, "version").code == 0 }) {
-		t.Fatalf("containerd did not come up:\n%s", lastLogLines(logPath, 30))
+	if !poll(15*time.Second, func() bool { return c.ctr("default", cmdOpts{}, "version").Code == 0 }) {
+		t.Fatalf("containerd did not come up:\n%s", lastLines(logPath, 30))
 	}
 	return c
 }
@@ -117,7 +117,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	ctr := func(o cmdOpts, args ...string) result { return c.ctr(ns, o, args...) }
 	rtFlags := []string{"--runc-binary", wrapper, "--runc-root", runcRoot}
 
-	if res := ctr(cmdOpts{timeout: 120 * time.Second}, "image", "import", ociArchive); res.code != 0 {
+	if res := ctr(cmdOpts{Timeout: 120 * time.Second}, "image", "import", ociArchive); res.Code != 0 {
 		t.Fatalf("ctr image import: %v", res)
 	}
 
@@ -125,7 +125,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	// then nothing may be left: state, cgroups, processes.
 	t.Cleanup(func() {
 		ls := ctr(cmdOpts{}, "container", "ls", "-q")
-		for _, id := range strings.Fields(ls.stdout) {
+		for _, id := range strings.Fields(ls.Stdout) {
 			t.Errorf("container %s left in namespace %s", id, ns)
 			ctr(cmdOpts{}, "task", "kill", "-a", "-s", "SIGKILL", id)
 			time.Sleep(200 * time.Millisecond)
@@ -154,7 +154,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 		ctr(cmdOpts{}, "image", "rm", ctrImage)
 		ctr(cmdOpts{}, "namespace", "rm", ns)
 		if t.Failed() {
-			t.Logf("%s invocations (tail):\n%s", r.name, lastLogLines(callLog, 30))
+			t.Logf("%s invocations (tail):\n%s", r.name, lastLines(callLog, 30))
 		}
 	})
 
@@ -164,7 +164,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	// check fails the scenario unless res has code and stdout.
 	check := func(t *testing.T, what string, res result, code int, stdout string) {
 		t.Helper()
-		if res.code != code || res.stdout != stdout {
+		if res.Code != code || res.Stdout != stdout {
 			t.Errorf("%s: want exit %d and stdout %q; got %v", what, code, stdout, res)
 		}
 	}
@@ -172,7 +172,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	t.Run("echo-exit-code", func(t *testing.T) {
 		res := ctr(cmdOpts{}, runArgs("--rm", ctrImage, "echo1", "sh", "-c", "echo hello; echo oops >&2; exit 3")...)
 		check(t, "ctr run", res, 3, "hello\n")
-		if !strings.Contains(res.stderr, "oops") {
+		if !strings.Contains(res.Stderr, "oops") {
 			t.Errorf("stderr of the container lost: %v", res)
 		}
 	})
@@ -184,20 +184,20 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 
 	t.Run("stdin", func(t *testing.T) {
 		// ctr never closes the container's stdin: read just one line.
-		res := ctr(cmdOpts{stdin: strings.NewReader("from-stdin\n")}, runArgs("--rm", ctrImage, "stdin1", "head", "-n1")...)
+		res := ctr(cmdOpts{Stdin: strings.NewReader("from-stdin\n")}, runArgs("--rm", ctrImage, "stdin1", "head", "-n1")...)
 		check(t, "ctr run < stdin", res, 0, "from-stdin\n")
 	})
 
 	t.Run("read-only", func(t *testing.T) {
 		res := ctr(cmdOpts{}, runArgs("--rm", "--read-only", ctrImage, "ro1", "sh", "-c", "touch /x 2>&1; echo rc=$?")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "Read-only file system") || !strings.Contains(res.stdout, "rc=1") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Read-only file system") || !strings.Contains(res.Stdout, "rc=1") {
 			t.Errorf("ctr run --read-only: want touch to fail with EROFS; got %v", res)
 		}
 	})
 
 	t.Run("cap-drop", func(t *testing.T) {
 		res := ctr(cmdOpts{}, runArgs("--rm", "--cap-drop", "CAP_CHOWN", ctrImage, "cap1", "sh", "-c", "busybox chown 1000 /tmp 2>&1; echo rc=$?")...)
-		if !strings.Contains(res.stdout, "Operation not permitted") || !strings.Contains(res.stdout, "rc=1") {
+		if !strings.Contains(res.Stdout, "Operation not permitted") || !strings.Contains(res.Stdout, "rc=1") {
 			t.Errorf("ctr run --cap-drop CAP_CHOWN: want chown to fail with EPERM; got %v", res)
 		}
 	})
@@ -210,11 +210,11 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	t.Run("config-user-hostname-limits", func(t *testing.T) {
 		// ctr 1.6 has no --user, --hostname, --pids-limit: use --config.
 		gen := ctr(cmdOpts{}, "oci", "spec")
-		if gen.code != 0 {
+		if gen.Code != 0 {
 			t.Fatalf("ctr oci spec: %v", gen)
 		}
 		var spec map[string]any
-		if err := json.Unmarshal([]byte(gen.stdout), &spec); err != nil {
+		if err := json.Unmarshal([]byte(gen.Stdout), &spec); err != nil {
 			t.Fatal(err)
 		}
 		spec["root"] = map[string]any{"path": rootfsDir, "readonly": true}
@@ -245,8 +245,8 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	t.Run("tty", func(t *testing.T) {
 		argv := append([]string{"ctr", "-a", c.sock, "-n", ns}, runArgs("--rm", "-t", ctrImage, "tty1", "sh", "-c", ttyScript)...)
 		res := inPty(cmdOpts{}, argv...)
-		out := strings.ReplaceAll(res.stdout, "\r", "")
-		if res.code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
+		out := strings.ReplaceAll(res.Stdout, "\r", "")
+		if res.Code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("ctr run -t: want /dev/pts/0, \"24 80\" and exit 5; got %v", res)
 		}
 	})
@@ -255,12 +255,12 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 		id := "det1"
 		res := ctr(cmdOpts{}, runArgs("-d", "--memory-limit", "67108864", ctrImage, id, "sh", "-c",
 			`trap 'echo got-term; exit 7' TERM; echo started > /tmp/started; while true; do sleep 0.1; done`)...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("ctr run -d: %v", res)
 		}
 		taskStatus := func() string {
 			ls := ctr(cmdOpts{}, "task", "ls")
-			for _, l := range strings.Split(ls.stdout, "\n") {
+			for _, l := range strings.Split(ls.Stdout, "\n") {
 				f := strings.Fields(l)
 				if len(f) >= 3 && f[0] == id {
 					return f[2]
@@ -273,7 +273,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 		}
 		// Wait for the trap to be installed.
 		poll(5*time.Second, func() bool {
-			return ctr(cmdOpts{}, "task", "exec", "--exec-id", "w", id, "test", "-e", "/tmp/started").code == 0
+			return ctr(cmdOpts{}, "task", "exec", "--exec-id", "w", id, "test", "-e", "/tmp/started").Code == 0
 		})
 		// The limit from the host's side, in the cgroup the shim asked for.
 		if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", ns, id, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != "67108864" {
@@ -283,15 +283,15 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 		check(t, "ctr task exec", res, 4, "in-exec /tmp\n")
 
 		res = ctr(cmdOpts{}, "task", "ps", id)
-		if res.code != 0 || len(strings.Fields(res.stdout)) < 4 {
+		if res.Code != 0 || len(strings.Fields(res.Stdout)) < 4 {
 			t.Errorf("ctr task ps: want a header and the init pid; got %v", res)
 		}
 		res = ctr(cmdOpts{}, "task", "metrics", id)
-		if res.code != 0 || !strings.Contains(res.stdout, "memory.usage_in_bytes") || !strings.Contains(res.stdout, "pids.current") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "memory.usage_in_bytes") || !strings.Contains(res.Stdout, "pids.current") {
 			t.Errorf("ctr task metrics: want memory.usage_in_bytes and pids.current; got %v", res)
 		}
 
-		if res = ctr(cmdOpts{}, "task", "pause", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "task", "pause", id); res.Code != 0 {
 			t.Errorf("ctr task pause: %v", res)
 		}
 		if s := taskStatus(); s != "PAUSED" {
@@ -300,24 +300,24 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 		if b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", ns, id, "freezer.state")); strings.TrimSpace(string(b)) != "FROZEN" {
 			t.Errorf("freezer.state after pause: %q", b)
 		}
-		if res = ctr(cmdOpts{}, "task", "resume", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "task", "resume", id); res.Code != 0 {
 			t.Errorf("ctr task resume: %v", res)
 		}
 		if s := taskStatus(); s != "RUNNING" {
 			t.Errorf("after resume: want RUNNING, got %s", s)
 		}
 
-		if res = ctr(cmdOpts{}, "task", "kill", "-s", "SIGTERM", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "task", "kill", "-s", "SIGTERM", id); res.Code != 0 {
 			t.Errorf("ctr task kill -s SIGTERM: %v", res)
 		}
 		if !poll(10*time.Second, func() bool { return taskStatus() == "STOPPED" }) {
 			t.Errorf("task not STOPPED after SIGTERM: %s", taskStatus())
 		}
 		res = ctr(cmdOpts{}, "task", "delete", id)
-		if res.code != 0 || !strings.Contains(res.stdout+res.stderr, "") {
+		if res.Code != 0 || !strings.Contains(res.Stdout+res.Stderr, "") {
 			t.Errorf("ctr task delete: %v", res)
 		}
-		if res = ctr(cmdOpts{}, "container", "delete", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "container", "delete", id); res.Code != 0 {
 			t.Errorf("ctr container delete: %v", res)
 		}
 		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", ns, id)); err == nil {
@@ -328,25 +328,25 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	t.Run("kill-all-sigkill", func(t *testing.T) {
 		id := "kall1"
 		res := ctr(cmdOpts{}, runArgs("-d", ctrImage, id, "sh", "-c", "sleep 1000 & sleep 1000")...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("ctr run -d: %v", res)
 		}
 		time.Sleep(300 * time.Millisecond)
-		if res = ctr(cmdOpts{}, "task", "kill", "-a", "-s", "SIGKILL", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "task", "kill", "-a", "-s", "SIGKILL", id); res.Code != 0 {
 			t.Errorf("ctr task kill -a -s SIGKILL: %v", res)
 		}
 		var st result
 		ok := poll(10*time.Second, func() bool {
 			st = ctr(cmdOpts{}, "task", "ls")
-			return strings.Contains(st.stdout, "STOPPED")
+			return strings.Contains(st.Stdout, "STOPPED")
 		})
 		if !ok {
 			t.Errorf("not STOPPED after kill --all: %v", st)
 		}
-		if res = ctr(cmdOpts{}, "task", "delete", "-f", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "task", "delete", "-f", id); res.Code != 0 {
 			t.Errorf("ctr task delete -f: %v", res)
 		}
-		if res = ctr(cmdOpts{}, "container", "delete", id); res.code != 0 {
+		if res = ctr(cmdOpts{}, "container", "delete", id); res.Code != 0 {
 			t.Errorf("ctr container delete: %v", res)
 		}
 		if p := procsMatching("/" + ns + "/" + id + "\n"); len(p) > 0 {
@@ -357,7 +357,7 @@ func containerdScenarios(t *testing.T, c *ctrd, r rt) {
 	t.Run("start-failure-message", func(t *testing.T) {
 		// A missing executable: containerd reports the runtime's error line.
 		res := ctr(cmdOpts{}, runArgs("--rm", ctrImage, "fail1", "/no/such/binary")...)
-		if res.code == 0 || !strings.Contains(res.stderr, "no such file or directory") {
+		if res.Code == 0 || !strings.Contains(res.Stderr, "no such file or directory") {
 			t.Errorf("ctr run of a missing binary: want a failure naming ENOENT; got %v", res)
 		}
 		ctr(cmdOpts{}, "container", "delete", "fail1")

@@ -38,7 +38,7 @@ func (d *dockerEnv) argv(args ...string) []string {
 }
 
 func (d *dockerEnv) docker(o cmdOpts, args ...string) result {
-	o.env = append(o.env, "DOCKER_CONFIG="+d.cliConfig)
+	o.Env = append(o.Env, "DOCKER_CONFIG="+d.cliConfig)
 	a := d.argv(args...)
 	return run(o, a[0], a[1:]...)
 }
@@ -137,12 +137,12 @@ func startDocker(t *testing.T) *dockerEnv {
 		"--default-ulimit", "nofile=1024:1024",
 	)
 	logPath := filepath.Join(dir, "dockerd.log")
-	stop, err := startBg(cmdOpts{dir: dir}, logPath, dockerd, flags...)
+	stop, err := startBg(cmdOpts{Dir: dir}, logPath, dockerd, flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if ids := strings.Fields(d.docker(cmdOpts{}, "ps", "-aq").stdout); len(ids) > 0 {
+		if ids := strings.Fields(d.docker(cmdOpts{}, "ps", "-aq").Stdout); len(ids) > 0 {
 			t.Errorf("containers left: %v", ids)
 			d.docker(cmdOpts{}, append([]string{"rm", "-f"}, ids...)...)
 		}
@@ -152,15 +152,15 @@ func startDocker(t *testing.T) *dockerEnv {
 		}
 		checkDockerLeftovers(t, d, before)
 		if t.Failed() {
-			t.Logf("dockerd log (tail):\n%s", lastLogLines(logPath, 40))
+			t.Logf("dockerd log (tail):\n%s", lastLines(logPath, 40))
 		}
 	})
 	var v result
 	if !poll(30*time.Second, func() bool {
 		v = d.docker(cmdOpts{}, "version", "--format", "{{.Server.Version}}")
-		return v.code == 0
+		return v.Code == 0
 	}) {
-		t.Fatalf("dockerd did not come up: %v\n%s", v, lastLogLines(logPath, 30))
+		t.Fatalf("dockerd did not come up: %v\n%s", v, lastLines(logPath, 30))
 	}
 	return d
 }
@@ -257,8 +257,8 @@ func TestDocker(t *testing.T) {
 	need(t, dockerd, dockerCLI, "containerd", "containerd-shim-runc-v2", "script")
 	start := time.Now()
 	d := startDocker(t)
-	res := d.docker(cmdOpts{timeout: 120 * time.Second}, "import", "--change", "ENV PATH=/bin", "--change", `CMD ["sh"]`, layerTar, dockerImage)
-	if res.code != 0 {
+	res := d.docker(cmdOpts{Timeout: 120 * time.Second}, "import", "--change", "ENV PATH=/bin", "--change", `CMD ["sh"]`, layerTar, dockerImage)
+	if res.Code != 0 {
 		t.Fatalf("docker import: %v", res)
 	}
 	t.Logf("dockerd up and image imported in %v", time.Since(start).Round(time.Millisecond))
@@ -289,7 +289,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 	}
 	t.Cleanup(func() {
 		for _, n := range names {
-			if res := dk(cmdOpts{}, "inspect", "-f", "{{.Id}}", n); res.code == 0 {
+			if res := dk(cmdOpts{}, "inspect", "-f", "{{.Id}}", n); res.Code == 0 {
 				t.Errorf("container %s left", n)
 				dk(cmdOpts{}, "rm", "-f", n)
 			}
@@ -302,17 +302,17 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 			t.Errorf("%s state left in %s: %v", r.name, stateRoot, l)
 		}
 		if t.Failed() {
-			t.Logf("%s invocations (tail):\n%s", r.name, lastLogLines(callLog, 30))
+			t.Logf("%s invocations (tail):\n%s", r.name, lastLines(callLog, 30))
 		}
 	})
 	check := func(t *testing.T, what string, res result, code int, stdout string) {
 		t.Helper()
-		if res.code != code || res.stdout != stdout {
+		if res.Code != code || res.Stdout != stdout {
 			t.Errorf("%s: want exit %d and stdout %q; got %v", what, code, stdout, res)
 		}
 	}
 	inspect := func(n, format string) string {
-		return strings.TrimSpace(dk(cmdOpts{}, "inspect", "-f", format, n).stdout)
+		return strings.TrimSpace(dk(cmdOpts{}, "inspect", "-f", format, n).Stdout)
 	}
 
 	// creates counts the runtime's create invocations so far.
@@ -328,7 +328,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		if n := creates(); n != before+1 {
 			t.Errorf("docker run --runtime %s: %d create invocations of %s, want 1", rtName, n-before, r.name)
 		}
-		if !strings.Contains(res.stderr, "oops") {
+		if !strings.Contains(res.Stderr, "oops") {
 			t.Errorf("container's stderr lost: %v", res)
 		}
 		res = dk(cmdOpts{}, runArgs("--rm", "--network", "none", dockerImage, "true")...)
@@ -350,14 +350,14 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 	})
 
 	t.Run("stdin", func(t *testing.T) {
-		res := dk(cmdOpts{stdin: strings.NewReader("abc\ndef\n")}, runArgs("--rm", "-i", "--network", "none", dockerImage, "sh", "-c", "cat; echo done")...)
+		res := dk(cmdOpts{Stdin: strings.NewReader("abc\ndef\n")}, runArgs("--rm", "-i", "--network", "none", dockerImage, "sh", "-c", "cat; echo done")...)
 		check(t, "docker run -i < stdin", res, 0, "abc\ndef\ndone\n")
 	})
 
 	t.Run("read-only-tmpfs", func(t *testing.T) {
 		res := dk(cmdOpts{}, runArgs("--rm", "--read-only", "--tmpfs", "/tmp", "--network", "none", dockerImage,
 			"sh", "-c", "touch /x 2>&1; echo rc=$?; touch /tmp/y && echo tmp-ok")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "Read-only file system") || !strings.Contains(res.stdout, "rc=1") || !strings.Contains(res.stdout, "tmp-ok") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Read-only file system") || !strings.Contains(res.Stdout, "rc=1") || !strings.Contains(res.Stdout, "tmp-ok") {
 			t.Errorf("docker run --read-only --tmpfs /tmp: want / read-only, /tmp writable; got %v", res)
 		}
 	})
@@ -398,7 +398,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 			"sh", "-c", "mount -t tmpfs tl /tmp && echo mounted; grep ^Seccomp: /proc/self/status")...)
 		check(t, "docker run --cap-add SYS_ADMIN", res, 0, "mounted\nSeccomp:\t2\n")
 		res = dk(cmdOpts{}, runArgs("--rm", "--network", "none", dockerImage, "sh", "-c", "mount -t tmpfs tl /tmp 2>&1 || echo refused")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "permission denied") || !strings.HasSuffix(res.stdout, "refused\n") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "permission denied") || !strings.HasSuffix(res.Stdout, "refused\n") {
 			t.Errorf("docker run (mount without SYS_ADMIN): want EPERM; got %v", res)
 		}
 		if _, err := os.Stat("/dev/fuse"); err != nil {
@@ -411,7 +411,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		check(t, "docker run --device /dev/fuse:/dev/tlfuse", res, 0, "opened\n")
 		res = dk(cmdOpts{}, runArgs("--rm", "--network", "none", dockerImage,
 			"sh", "-c", "mknod /tmp/f c 10 229 && { exec 3<>/tmp/f; } 2>&1")...)
-		if res.code == 0 || !strings.Contains(res.stdout, "Operation not permitted") {
+		if res.Code == 0 || !strings.Contains(res.Stdout, "Operation not permitted") {
 			t.Errorf("docker run (open of a device not allowed): want EPERM; got %v", res)
 		}
 	})
@@ -433,7 +433,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		os.WriteFile(filepath.Join(host, "in"), []byte("from-host\n"), 0o644)
 		res := dk(cmdOpts{}, runArgs("--rm", "--network", "none", "-v", host+":/data", "-v", host+":/rodata:ro", dockerImage,
 			"sh", "-c", "cat /data/in; echo from-ctr > /data/out; touch /rodata/z 2>&1; echo rc=$?")...)
-		if res.code != 0 || !strings.HasPrefix(res.stdout, "from-host\n") || !strings.Contains(res.stdout, "Read-only file system") || !strings.Contains(res.stdout, "rc=1") {
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "from-host\n") || !strings.Contains(res.Stdout, "Read-only file system") || !strings.Contains(res.Stdout, "rc=1") {
 			t.Errorf("docker run -v: %v", res)
 		}
 		if b, err := os.ReadFile(filepath.Join(host, "out")); err != nil || string(b) != "from-ctr\n" {
@@ -468,9 +468,9 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 
 	t.Run("tty", func(t *testing.T) {
 		argv := d.argv(runArgs("--rm", "-t", "--network", "none", dockerImage, "sh", "-c", ttyScript)...)
-		res := inPty(cmdOpts{env: []string{"DOCKER_CONFIG=" + d.cliConfig}}, argv...)
-		out := strings.ReplaceAll(res.stdout, "\r", "")
-		if res.code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
+		res := inPty(cmdOpts{Env: []string{"DOCKER_CONFIG=" + d.cliConfig}}, argv...)
+		out := strings.ReplaceAll(res.Stdout, "\r", "")
+		if res.Code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("docker run -t: want /dev/pts/0, \"size 24 80\" and exit 5; got %v", res)
 		}
 	})
@@ -479,48 +479,48 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		n := name("det")
 		res := dk(cmdOpts{}, runArgs("-d", "--name", n, "--network", "none", "--ipc", "shareable", "--memory", "64m", "--pids-limit", "32", dockerImage, "sh", "-c",
 			`trap 'echo got-term; exit 7' TERM; echo started; while true; do sleep 0.1; done`)...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("docker run -d: %v", res)
 		}
 		defer dk(cmdOpts{}, "rm", "-f", n)
-		id := strings.TrimSpace(res.stdout)
+		id := strings.TrimSpace(res.Stdout)
 		if s := inspect(n, "{{.State.Status}}"); s != "running" {
 			t.Fatalf("after run -d: status %q", s)
 		}
-		poll(5*time.Second, func() bool { return strings.Contains(dk(cmdOpts{}, "logs", n).stdout, "started") })
+		poll(5*time.Second, func() bool { return strings.Contains(dk(cmdOpts{}, "logs", n).Stdout, "started") })
 
 		res = dk(cmdOpts{}, "exec", "-e", "E=1", "-w", "/tmp", n, "sh", "-c", `echo "in-exec $E $(pwd)"; exit 4`)
 		check(t, "docker exec", res, 4, "in-exec 1 /tmp\n")
 		res = dk(cmdOpts{}, "exec", "--user", "1000:1000", n, "id")
 		check(t, "docker exec --user 1000:1000", res, 0, "uid=1000(user) gid=1000(user) groups=1000(user)\n")
-		res = dk(cmdOpts{stdin: strings.NewReader("xyz\n")}, "exec", "-i", n, "sh", "-c", "cat; echo eof")
+		res = dk(cmdOpts{Stdin: strings.NewReader("xyz\n")}, "exec", "-i", n, "sh", "-c", "cat; echo eof")
 		check(t, "docker exec -i < stdin", res, 0, "xyz\neof\n")
-		res = inPty(cmdOpts{env: []string{"DOCKER_CONFIG=" + d.cliConfig}}, d.argv("exec", "-t", n, "sh", "-c", ttyScript)...)
-		out := strings.ReplaceAll(res.stdout, "\r", "")
-		if res.code != 5 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "size 24 80\n") {
+		res = inPty(cmdOpts{Env: []string{"DOCKER_CONFIG=" + d.cliConfig}}, d.argv("exec", "-t", n, "sh", "-c", ttyScript)...)
+		out := strings.ReplaceAll(res.Stdout, "\r", "")
+		if res.Code != 5 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("docker exec -t: want a /dev/pts/ terminal, \"size 24 80\" and exit 5; got %v", res)
 		}
 
 		// A second container in the first one's namespaces (a pod's
 		// sidecar): the runtime joins them by path.
 		res = dk(cmdOpts{}, runArgs("--rm", "--pid", "container:"+n, "--network", "container:"+n, "--ipc", "container:"+n, dockerImage, "ps")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "while true") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "while true") {
 			t.Errorf("docker run --pid --network --ipc container:%s: want its processes in ps; got %v", n, res)
 		}
 
 		res = dk(cmdOpts{}, "top", n)
-		if res.code != 0 || !strings.Contains(res.stdout, "while true") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "while true") {
 			t.Errorf("docker top: want the init's command line; got %v", res)
 		}
 		res = dk(cmdOpts{}, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", n)
-		if f := strings.Fields(res.stdout); res.code != 0 || len(f) < 2 || f[0] != n || f[1] == "0" || !strings.Contains(res.stdout, "/ 64MiB") {
+		if f := strings.Fields(res.Stdout); res.Code != 0 || len(f) < 2 || f[0] != n || f[1] == "0" || !strings.Contains(res.Stdout, "/ 64MiB") {
 			t.Errorf("docker stats --no-stream: want the name, a pid count and the 64MiB limit; got %v", res)
 		}
 		if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory/docker", id, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != "67108864" {
 			t.Errorf("memory.limit_in_bytes of /docker/%s on the host: %q, %v", id, b, err)
 		}
 
-		if res = dk(cmdOpts{}, "pause", n); res.code != 0 {
+		if res = dk(cmdOpts{}, "pause", n); res.Code != 0 {
 			t.Errorf("docker pause: %v", res)
 		}
 		if s := inspect(n, "{{.State.Status}}"); s != "paused" {
@@ -529,7 +529,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		if b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer/docker", id, "freezer.state")); strings.TrimSpace(string(b)) != "FROZEN" {
 			t.Errorf("freezer.state after pause: %q", b)
 		}
-		if res = dk(cmdOpts{}, "unpause", n); res.code != 0 {
+		if res = dk(cmdOpts{}, "unpause", n); res.Code != 0 {
 			t.Errorf("docker unpause: %v", res)
 		}
 		if s := inspect(n, "{{.State.Status}}"); s != "running" {
@@ -537,14 +537,14 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		}
 
 		// docker update runs the runtime's update with the new resources.
-		if res = dk(cmdOpts{}, "update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "20", n); res.code != 0 {
+		if res = dk(cmdOpts{}, "update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "20", n); res.Code != 0 {
 			t.Errorf("docker update: %v", res)
 		}
 		res = dk(cmdOpts{}, "exec", n, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max")
 		check(t, "limits after docker update --memory 96m --pids-limit 20", res, 0, "100663296\n20\n")
 
 		start := time.Now()
-		if res = dk(cmdOpts{}, "stop", "-t", "10", n); res.code != 0 {
+		if res = dk(cmdOpts{}, "stop", "-t", "10", n); res.Code != 0 {
 			t.Errorf("docker stop: %v", res)
 		}
 		if d := time.Since(start); d > 8*time.Second {
@@ -553,10 +553,10 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		if code := inspect(n, "{{.State.ExitCode}}"); code != "7" {
 			t.Errorf("exit code after stop: %q, want 7 (the TERM trap)", code)
 		}
-		if logs := dk(cmdOpts{}, "logs", n); logs.stdout != "started\ngot-term\n" {
+		if logs := dk(cmdOpts{}, "logs", n); logs.Stdout != "started\ngot-term\n" {
 			t.Errorf("docker logs: want started and got-term; got %v", logs)
 		}
-		if res = dk(cmdOpts{}, "rm", n); res.code != 0 {
+		if res = dk(cmdOpts{}, "rm", n); res.Code != 0 {
 			t.Errorf("docker rm: %v", res)
 		}
 		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/docker", id)); err == nil {
@@ -566,21 +566,21 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 
 	t.Run("kill-wait-rm-force", func(t *testing.T) {
 		n := name("kill")
-		if res := dk(cmdOpts{}, runArgs("-d", "--name", n, "--network", "none", dockerImage, "sleep", "1000")...); res.code != 0 {
+		if res := dk(cmdOpts{}, runArgs("-d", "--name", n, "--network", "none", dockerImage, "sleep", "1000")...); res.Code != 0 {
 			t.Fatalf("docker run -d: %v", res)
 		}
-		if res := dk(cmdOpts{}, "kill", "-s", "KILL", n); res.code != 0 {
+		if res := dk(cmdOpts{}, "kill", "-s", "KILL", n); res.Code != 0 {
 			t.Errorf("docker kill -s KILL: %v", res)
 		}
-		if res := dk(cmdOpts{}, "wait", n); res.code != 0 || strings.TrimSpace(res.stdout) != "137" {
+		if res := dk(cmdOpts{}, "wait", n); res.Code != 0 || strings.TrimSpace(res.Stdout) != "137" {
 			t.Errorf("docker wait after SIGKILL: want 137; got %v", res)
 		}
 		n2 := name("rmf")
-		if res := dk(cmdOpts{}, runArgs("-d", "--name", n2, "--network", "none", dockerImage, "sh", "-c", "sleep 1000 & sleep 1000")...); res.code != 0 {
+		if res := dk(cmdOpts{}, runArgs("-d", "--name", n2, "--network", "none", dockerImage, "sh", "-c", "sleep 1000 & sleep 1000")...); res.Code != 0 {
 			t.Fatalf("docker run -d: %v", res)
 		}
 		for _, c := range []string{n, n2} {
-			if res := dk(cmdOpts{}, "rm", "-f", c); res.code != 0 {
+			if res := dk(cmdOpts{}, "rm", "-f", c); res.Code != 0 {
 				t.Errorf("docker rm -f %s: %v", c, res)
 			}
 		}
@@ -589,7 +589,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 	t.Run("restart-policy", func(t *testing.T) {
 		// dockerd deletes and re-creates the container under the same ID.
 		n := name("restart")
-		if res := dk(cmdOpts{}, runArgs("-d", "--name", n, "--network", "none", "--restart", "on-failure:2", dockerImage, "sh", "-c", "echo run; exit 1")...); res.code != 0 {
+		if res := dk(cmdOpts{}, runArgs("-d", "--name", n, "--network", "none", "--restart", "on-failure:2", dockerImage, "sh", "-c", "echo run; exit 1")...); res.Code != 0 {
 			t.Fatalf("docker run -d --restart: %v", res)
 		}
 		defer dk(cmdOpts{}, "rm", "-f", n)
@@ -600,10 +600,10 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 		}) {
 			t.Errorf("--restart on-failure:2: want status exited, 2 restarts, exit 1; got %q", st)
 		}
-		if logs := dk(cmdOpts{}, "logs", n); logs.stdout != "run\nrun\nrun\n" {
+		if logs := dk(cmdOpts{}, "logs", n); logs.Stdout != "run\nrun\nrun\n" {
 			t.Errorf("docker logs after two restarts: want three runs; got %v", logs)
 		}
-		if res := dk(cmdOpts{}, "rm", n); res.code != 0 {
+		if res := dk(cmdOpts{}, "rm", n); res.Code != 0 {
 			t.Errorf("docker rm: %v", res)
 		}
 	})
@@ -620,7 +620,7 @@ func dockerScenarios(t *testing.T, d *dockerEnv, r rt) {
 			{"/etc/passwd", 126, "permission denied"},
 		} {
 			res := dk(cmdOpts{}, runArgs("--rm", "--network", "none", dockerImage, c.cmd)...)
-			if res.code != c.code || !strings.Contains(res.stderr, c.text) {
+			if res.Code != c.code || !strings.Contains(res.Stderr, c.text) {
 				t.Errorf("docker run %s: want exit %d and %q; got %v", c.cmd, c.code, c.text, res)
 			}
 		}

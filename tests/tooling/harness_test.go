@@ -15,21 +15,15 @@
 package tooling
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -206,235 +200,26 @@ func need(t *testing.T, progs ...string) {
 
 // ---- process handling ------------------------------------------------------
 
-var (
-	procMu  sync.Mutex
-	tracked = map[int]bool{}
+// The process helpers are testenv's (shared with tests/cri), as the
+// reaper that keeps the shims and conmons reparented to us from piling up.
+type (
+	result  = testenv.Result
+	cmdOpts = testenv.CmdOpts
 )
 
-// startReaper reaps zombie children of this process that no exec.Cmd of
-// ours waits for: the shims and conmons reparented to us.
-func startReaper() func() {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			reapOrphans()
-		}
-	}()
-	return func() { close(stop); <-done; reapOrphans() }
-}
-
-func reapOrphans() {
-	procMu.Lock()
-	defer procMu.Unlock()
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || tracked[pid] {
-			continue
-		}
-		ppid, state := procStat(pid)
-		if ppid == self && state == "Z" {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-func procStat(pid int) (ppid int, state string) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1, ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return -1, ""
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return -1, ""
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return ppid, f[0]
-}
-
-// result is what a command printed and how it ended.
-type result struct {
-	stdout, stderr string
-	code           int
-	err            error
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d (err %v)\nstdout: %q\nstderr: %q", r.code, r.err, r.stdout, r.stderr)
-}
-
-// cmdOpts tweak one command.
-type cmdOpts struct {
-	env     []string
-	stdin   io.Reader
-	timeout time.Duration
-	dir     string
-}
-
-// run runs name args with the reaper held off its pid until it is waited for.
-func run(o cmdOpts, name string, args ...string) result {
-	if o.timeout == 0 {
-		o.timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), o.env...)
-	cmd.Dir = o.dir
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	if o.stdin != nil {
-		cmd.Stdin = o.stdin
-	}
-	cmd.WaitDelay = 5 * time.Second
-	procMu.Lock()
-	err := cmd.Start()
-	if err == nil {
-		tracked[cmd.Process.Pid] = true
-	}
-	procMu.Unlock()
-	if err != nil {
-		return result{code: -1, err: err}
-	}
-	err = cmd.Wait()
-	procMu.Lock()
-	delete(tracked, cmd.Process.Pid)
-	procMu.Unlock()
-	r := result{stdout: so.String(), stderr: se.String(), err: err, code: cmd.ProcessState.ExitCode()}
-	if ctx.Err() != nil {
-		r.err = fmt.Errorf("timed out after %v: %v", o.timeout, err)
-	}
-	return r
-}
-
-// startBg starts a long-lived command (a daemon); stop kills and waits it.
-func startBg(o cmdOpts, logFile string, name string, args ...string) (stop func(sig unix.Signal) error, err error) {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), o.env...)
-	cmd.Dir = o.dir
-	lf, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = lf, lf
-	procMu.Lock()
-	err = cmd.Start()
-	if err == nil {
-		tracked[cmd.Process.Pid] = true
-	}
-	procMu.Unlock()
-	if err != nil {
-		lf.Close()
-		return nil, err
-	}
-	waited := make(chan error, 1)
-	go func() {
-		waited <- cmd.Wait()
-		procMu.Lock()
-		delete(tracked, cmd.Process.Pid)
-		procMu.Unlock()
-		lf.Close()
-	}()
-	return func(sig unix.Signal) error {
-		cmd.Process.Signal(sig)
-		select {
-		case err := <-waited:
-			return err
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			return fmt.Errorf("%s did not exit on %v: killed", name, sig)
-		}
-	}, nil
-}
-
-// inPty runs argv under script(1) so that it has a terminal of its own.
-func inPty(o cmdOpts, argv ...string) result {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	// stty makes the pty 24x80 and raw-free; script's own terminal is none.
-	cmdline := "stty rows 24 cols 80 2>/dev/null; exec " + strings.Join(q, " ")
-	if o.stdin == nil {
-		// Not a pipe: with a pipe at EOF, script(1) feeds the session an EOF
-		// and the container's terminal calls fail (stty: ECHILD), runc alike.
-		if f, err := os.Open("/dev/null"); err == nil {
-			defer f.Close()
-			o.stdin = f
-		}
-	}
-	return run(o, "script", "-qefc", cmdline, "/dev/null")
-}
-
-// poll calls f until it returns true or timeout passes.
-func poll(timeout time.Duration, f func() bool) bool {
-	end := time.Now().Add(timeout)
-	for time.Now().Before(end) {
-		if f() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return f()
-}
+var (
+	run           = testenv.Run
+	startBg       = testenv.StartBg
+	inPty         = testenv.InPty
+	poll          = testenv.Poll
+	procStat      = testenv.ProcStat
+	procsMatching = testenv.ProcsMatching
+	mountsUnder   = testenv.MountsUnder
+	startReaper   = testenv.StartReaper
+	lastLines     = testenv.LastLines
+)
 
 // ---- leftovers ---------------------------------------------------------------
-
-// procsMatching lists live (non-zombie) processes whose command line or
-// cgroup mentions one of needles.
-func procsMatching(needles ...string) []string {
-	var out []string
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		if _, st := procStat(pid); st == "Z" || st == "" {
-			continue
-		}
-		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		hay := strings.ReplaceAll(string(cl), "\x00", " ") + "\n" + string(cg)
-		for _, n := range needles {
-			if n != "" && strings.Contains(hay, n) {
-				out = append(out, fmt.Sprintf("pid %d: %s", pid, strings.ReplaceAll(string(cl), "\x00", " ")))
-				break
-			}
-		}
-	}
-	return out
-}
-
-// mountsUnder lists mount points under dir.
-func mountsUnder(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir) {
-			out = append(out, f[4])
-		}
-	}
-	return out
-}
 
 // cgroupDirs lists the cgroup directories named rel in every hierarchy.
 func cgroupDirs(rel string) []string {
@@ -468,19 +253,6 @@ func removeCgroupTree(rel string) []string {
 		}
 	}
 	return left
-}
-
-// lastLogLines returns the last n lines of a file, for failure messages.
-func lastLogLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	l := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }
 
 // grepFiles returns the lines of every file under dir (recursively) whose

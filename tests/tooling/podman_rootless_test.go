@@ -117,8 +117,8 @@ runtime_supports_json = ["tabox", "runc"]
 	filepath.Walk(dir, func(path string, _ os.FileInfo, _ error) error { return os.Lchown(path, uid, gid) })
 	os.Chmod(p.xdg, 0o700)
 	t.Cleanup(func() {
-		p.podman(cmdOpts{timeout: 120 * time.Second}, "rm", "-af", "-t", "0")
-		p.podman(cmdOpts{timeout: 120 * time.Second}, "system", "reset", "-f")
+		p.podman(cmdOpts{Timeout: 120 * time.Second}, "rm", "-af", "-t", "0")
+		p.podman(cmdOpts{Timeout: 120 * time.Second}, "system", "reset", "-f")
 		// podman keeps a pause process holding its user namespace.
 		if b, err := os.ReadFile(filepath.Join(p.xdg, "libpod", "tmp", "pause.pid")); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
@@ -142,7 +142,7 @@ runtime_supports_json = ["tabox", "runc"]
 	if err := os.WriteFile(layer, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if res := p.podman(cmdOpts{timeout: 120 * time.Second}, "import", layer, podmanImage); res.code != 0 {
+	if res := p.podman(cmdOpts{Timeout: 120 * time.Second}, "import", layer, podmanImage); res.Code != 0 {
 		t.Fatalf("rootless podman import: %v", res)
 	}
 	for _, r := range runtimes {
@@ -158,12 +158,12 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s invocations (tail):\n%s", r.name, lastLogLines(callLog, 30))
+			t.Logf("%s invocations (tail):\n%s", r.name, lastLines(callLog, 30))
 		}
 	})
 	check := func(t *testing.T, what string, res result, code int, stdout string) {
 		t.Helper()
-		if res.code != code || res.stdout != stdout {
+		if res.Code != code || res.Stdout != stdout {
 			t.Errorf("%s: want exit %d and stdout %q; got %v", what, code, stdout, res)
 		}
 	}
@@ -179,19 +179,19 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 		// The container runs in podman's namespace: root is the user, and
 		// the other ids are its subordinate range, as newuidmap set them.
 		res := pm(cmdOpts{}, runArgs("--rm", "--name", name("map"), podmanImage, "cat", "/proc/self/uid_map")...)
-		f := strings.Fields(res.stdout)
-		if res.code != 0 || len(f) != 6 || f[0] != "0" || f[1] != strconv.Itoa(p.uid) || f[2] != "1" || f[3] != "1" || f[5] != strconv.Itoa(subIDCount) {
+		f := strings.Fields(res.Stdout)
+		if res.Code != 0 || len(f) != 6 || f[0] != "0" || f[1] != strconv.Itoa(p.uid) || f[2] != "1" || f[3] != "1" || f[5] != strconv.Itoa(subIDCount) {
 			t.Errorf("uid_map inside: want 0 %d 1 and 1 <subuid> %d; got %v", p.uid, subIDCount, res)
 		}
 	})
 
 	t.Run("not-found-read-only-caps-seccomp", func(t *testing.T) {
 		res := pm(cmdOpts{}, runArgs("--rm", "--name", name("nf"), podmanImage, "no-such-program")...)
-		if res.code != 127 {
+		if res.Code != 127 {
 			t.Errorf("a command that does not exist: want podman's exit 127; got %v", res)
 		}
 		res = pm(cmdOpts{}, runArgs("--rm", "--read-only", "--name", name("ro"), podmanImage, "sh", "-c", "touch /x 2>&1; echo rc=$?")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "Read-only file system") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Read-only file system") {
 			t.Errorf("rootless podman run --read-only: %v", res)
 		}
 		res = pm(cmdOpts{}, runArgs("--rm", "--cap-drop", "ALL", "--name", name("cap"), podmanImage, "grep", "-E", "^(Cap(Eff|Bnd)|Seccomp):", "/proc/self/status")...)
@@ -199,14 +199,14 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 	})
 
 	t.Run("stdin-volume", func(t *testing.T) {
-		res := pm(cmdOpts{stdin: strings.NewReader("abc\n")}, runArgs("--rm", "-i", "--name", name("in"), podmanImage, "cat")...)
+		res := pm(cmdOpts{Stdin: strings.NewReader("abc\n")}, runArgs("--rm", "-i", "--name", name("in"), podmanImage, "cat")...)
 		check(t, "rootless podman run -i", res, 0, "abc\n")
 		host := filepath.Join(p.dir, "vol-"+r.name)
 		os.MkdirAll(host, 0o755)
 		os.Lchown(host, p.uid, p.gid)
 		res = pm(cmdOpts{}, runArgs("--rm", "-v", host+":/data", "--name", name("vol"), podmanImage, "sh", "-c", "echo from-ctr > /data/out")...)
 		var st unix.Stat_t
-		if b, err := os.ReadFile(filepath.Join(host, "out")); res.code != 0 || err != nil || string(b) != "from-ctr\n" {
+		if b, err := os.ReadFile(filepath.Join(host, "out")); res.Code != 0 || err != nil || string(b) != "from-ctr\n" {
 			t.Errorf("file written through a bind mount: %q, %v; %v", b, err, res)
 		} else if unix.Stat(filepath.Join(host, "out"), &st) == nil && int(st.Uid) != p.uid {
 			t.Errorf("file written by the container's root is owned by host uid %d, want the user's %d", st.Uid, p.uid)
@@ -215,8 +215,8 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 
 	t.Run("tty", func(t *testing.T) {
 		res := inPty(cmdOpts{}, p.argv(runArgs("--rm", "-t", "--name", name("tty"), podmanImage, "sh", "-c", ttyScript)...)...)
-		out := strings.ReplaceAll(res.stdout, "\r", "")
-		if res.code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
+		out := strings.ReplaceAll(res.Stdout, "\r", "")
+		if res.Code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("rootless podman run -t: want /dev/pts/0, \"size 24 80\" and exit 5; got %v", res)
 		}
 	})
@@ -225,10 +225,10 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 		n := name("det")
 		res := pm(cmdOpts{}, runArgs("-d", "--name", n, podmanImage, "sh", "-c",
 			`trap 'echo got-term; exit 7' TERM; echo started; while true; do sleep 0.1; done`)...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("rootless podman run -d: %v", res)
 		}
-		id := strings.TrimSpace(res.stdout)
+		id := strings.TrimSpace(res.Stdout)
 		defer pm(cmdOpts{}, "rm", "-f", "-t", "0", n)
 		// podman passes no --root: the runtime keeps its state under the
 		// XDG_RUNTIME_DIR podman gave it, never in the host's /run.
@@ -238,26 +238,26 @@ func rootlessPodmanScenarios(t *testing.T, p *rootlessPodman, r rt, wrapper stri
 		if _, err := os.Stat(filepath.Join("/run", r.name, id)); err == nil {
 			t.Errorf("state of a rootless container in /run/%s", r.name)
 		}
-		poll(5*time.Second, func() bool { return strings.Contains(pm(cmdOpts{}, "logs", n).stdout, "started") })
+		poll(5*time.Second, func() bool { return strings.Contains(pm(cmdOpts{}, "logs", n).Stdout, "started") })
 		res = pm(cmdOpts{}, "exec", "-e", "E=1", "-w", "/tmp", n, "sh", "-c", `echo "in-exec $E $(pwd)"; exit 4`)
 		check(t, "rootless podman exec", res, 4, "in-exec 1 /tmp\n")
 		res = pm(cmdOpts{}, "exec", "--user", "1000", n, "id", "-u")
 		check(t, "rootless podman exec --user 1000", res, 0, "1000\n")
 		res = pm(cmdOpts{}, "top", n, "pid", "args")
-		if res.code != 0 || !strings.Contains(res.stdout, "while true") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "while true") {
 			t.Errorf("rootless podman top: want the init's command line; got %v", res)
 		}
 		start := time.Now()
-		if res = pm(cmdOpts{}, "stop", "-t", "10", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "stop", "-t", "10", n); res.Code != 0 {
 			t.Errorf("rootless podman stop: %v", res)
 		}
 		if d := time.Since(start); d > 8*time.Second {
 			t.Errorf("rootless podman stop took %v: SIGTERM not delivered to the trapping init", d)
 		}
-		if code := strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.ExitCode}}", n).stdout); code != "7" {
+		if code := strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.ExitCode}}", n).Stdout); code != "7" {
 			t.Errorf("exit code after stop: %q, want 7 (the TERM trap)", code)
 		}
-		if res = pm(cmdOpts{}, "rm", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "rm", n); res.Code != 0 {
 			t.Errorf("rootless podman rm: %v", res)
 		}
 		if _, err := os.Stat(filepath.Join(p.xdg, r.name, id)); !os.IsNotExist(err) {

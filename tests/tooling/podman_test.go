@@ -21,7 +21,7 @@ type podmanEnv struct {
 }
 
 func (p *podmanEnv) podman(o cmdOpts, args ...string) result {
-	o.env = append(o.env, "CONTAINERS_CONF="+p.conf)
+	o.Env = append(o.Env, "CONTAINERS_CONF="+p.conf)
 	return run(o, "podman", append(p.globalArgs(), args...)...)
 }
 
@@ -74,7 +74,7 @@ runtime_supports_json = ["tabox", "runc"]
 		if !hadParent {
 			removeCgroupTree("libpod_parent")
 		}
-		p.podman(cmdOpts{timeout: 120 * time.Second}, "system", "reset", "-f")
+		p.podman(cmdOpts{Timeout: 120 * time.Second}, "system", "reset", "-f")
 		var left []string
 		poll(10*time.Second, func() bool { left = procsMatching(dir); return len(left) == 0 })
 		if len(left) > 0 {
@@ -87,7 +87,7 @@ runtime_supports_json = ["tabox", "runc"]
 			}
 		}
 	})
-	if res := p.podman(cmdOpts{timeout: 120 * time.Second}, "import", layerTar, podmanImage); res.code != 0 {
+	if res := p.podman(cmdOpts{Timeout: 120 * time.Second}, "import", layerTar, podmanImage); res.Code != 0 {
 		t.Fatalf("podman import: %v", res)
 	}
 	for _, r := range runtimes {
@@ -115,8 +115,8 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 	t.Cleanup(func() {
 		var full []string
 		for _, n := range ids {
-			if res := pm(cmdOpts{}, "inspect", "-f", "{{.Id}}", n); res.code == 0 {
-				full = append(full, strings.TrimSpace(res.stdout))
+			if res := pm(cmdOpts{}, "inspect", "-f", "{{.Id}}", n); res.Code == 0 {
+				full = append(full, strings.TrimSpace(res.Stdout))
 				t.Errorf("container %s left", n)
 				pm(cmdOpts{}, "rm", "-f", "-t", "0", n)
 			}
@@ -128,12 +128,12 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 			}
 		}
 		if t.Failed() {
-			t.Logf("%s invocations (tail):\n%s", r.name, lastLogLines(callLog, 30))
+			t.Logf("%s invocations (tail):\n%s", r.name, lastLines(callLog, 30))
 		}
 	})
 	check := func(t *testing.T, what string, res result, code int, stdout string) {
 		t.Helper()
-		if res.code != code || res.stdout != stdout {
+		if res.Code != code || res.Stdout != stdout {
 			t.Errorf("%s: want exit %d and stdout %q; got %v", what, code, stdout, res)
 		}
 	}
@@ -141,7 +141,7 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 	t.Run("run-rm-echo-exit-code", func(t *testing.T) {
 		res := pm(cmdOpts{}, runArgs("--rm", "--name", name("echo"), podmanImage, "sh", "-c", "echo hello; echo oops >&2; exit 3")...)
 		check(t, "podman run --rm", res, 3, "hello\n")
-		if !strings.Contains(res.stderr, "oops") {
+		if !strings.Contains(res.Stderr, "oops") {
 			t.Errorf("container's stderr lost: %v", res)
 		}
 		res = pm(cmdOpts{}, runArgs("--rm", "--name", name("true"), podmanImage, "true")...)
@@ -155,13 +155,13 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 	})
 
 	t.Run("stdin", func(t *testing.T) {
-		res := pm(cmdOpts{stdin: strings.NewReader("abc\ndef\n")}, runArgs("--rm", "-i", "--name", name("stdin"), podmanImage, "sh", "-c", "cat; echo done")...)
+		res := pm(cmdOpts{Stdin: strings.NewReader("abc\ndef\n")}, runArgs("--rm", "-i", "--name", name("stdin"), podmanImage, "sh", "-c", "cat; echo done")...)
 		check(t, "podman run -i < stdin", res, 0, "abc\ndef\ndone\n")
 	})
 
 	t.Run("read-only", func(t *testing.T) {
 		res := pm(cmdOpts{}, runArgs("--rm", "--read-only", "--name", name("ro"), podmanImage, "sh", "-c", "touch /x 2>&1; echo rc=$?; touch /tmp/y && echo tmp-ok")...)
-		if res.code != 0 || !strings.Contains(res.stdout, "Read-only file system") || !strings.Contains(res.stdout, "rc=1") || !strings.Contains(res.stdout, "tmp-ok") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Read-only file system") || !strings.Contains(res.Stdout, "rc=1") || !strings.Contains(res.Stdout, "tmp-ok") {
 			t.Errorf("podman run --read-only: want / read-only, /tmp writable; got %v", res)
 		}
 	})
@@ -188,7 +188,7 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 		os.WriteFile(filepath.Join(host, "in"), []byte("from-host\n"), 0o644)
 		res := pm(cmdOpts{}, runArgs("--rm", "-v", host+":/data", "-v", host+":/rodata:ro", "--name", name("vol"), podmanImage,
 			"sh", "-c", "cat /data/in; echo from-ctr > /data/out; touch /rodata/z 2>&1; echo rc=$?")...)
-		if res.code != 0 || !strings.HasPrefix(res.stdout, "from-host\n") || !strings.Contains(res.stdout, "Read-only file system") {
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "from-host\n") || !strings.Contains(res.Stdout, "Read-only file system") {
 			t.Errorf("podman run -v: %v", res)
 		}
 		if b, err := os.ReadFile(filepath.Join(host, "out")); err != nil || string(b) != "from-ctr\n" {
@@ -198,9 +198,9 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 
 	t.Run("tty", func(t *testing.T) {
 		argv := append(append([]string{"podman"}, p.globalArgs()...), runArgs("--rm", "-t", "--name", name("tty"), podmanImage, "sh", "-c", ttyScript)...)
-		res := inPty(cmdOpts{env: []string{"CONTAINERS_CONF=" + p.conf}}, argv...)
-		out := strings.ReplaceAll(res.stdout, "\r", "")
-		if res.code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
+		res := inPty(cmdOpts{Env: []string{"CONTAINERS_CONF=" + p.conf}}, argv...)
+		out := strings.ReplaceAll(res.Stdout, "\r", "")
+		if res.Code != 5 || !strings.Contains(out, "/dev/pts/0\n") || !strings.Contains(out, "size 24 80\n") {
 			t.Errorf("podman run -t: want /dev/pts/0, \"size 24 80\" and exit 5; got %v", res)
 		}
 	})
@@ -209,38 +209,38 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 		n := name("det")
 		res := pm(cmdOpts{}, runArgs("-d", "--name", n, podmanImage, "sh", "-c",
 			`trap 'echo got-term; exit 7' TERM; echo started; while true; do sleep 0.1; done`)...)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("podman run -d: %v", res)
 		}
 		defer pm(cmdOpts{}, "rm", "-f", "-t", "0", n)
 		status := func() string {
-			return strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.Status}}", n).stdout)
+			return strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.Status}}", n).Stdout)
 		}
 		if s := status(); s != "running" {
 			t.Fatalf("after run -d: status %q", s)
 		}
-		poll(5*time.Second, func() bool { return strings.Contains(pm(cmdOpts{}, "logs", n).stdout, "started") })
+		poll(5*time.Second, func() bool { return strings.Contains(pm(cmdOpts{}, "logs", n).Stdout, "started") })
 		res = pm(cmdOpts{}, "exec", "-e", "E=1", "-w", "/tmp", n, "sh", "-c", `echo "in-exec $E $(pwd)"; exit 4`)
 		check(t, "podman exec", res, 4, "in-exec 1 /tmp\n")
 		res = pm(cmdOpts{}, "exec", "--user", "1000", n, "id", "-u")
 		check(t, "podman exec --user 1000", res, 0, "1000\n")
 
 		res = pm(cmdOpts{}, "top", n, "pid", "args")
-		if res.code != 0 || !strings.Contains(res.stdout, "while true") {
+		if res.Code != 0 || !strings.Contains(res.Stdout, "while true") {
 			t.Errorf("podman top: want the init's command line; got %v", res)
 		}
 		res = pm(cmdOpts{}, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", n)
-		if res.code != 0 || !strings.HasPrefix(res.stdout, n+" ") {
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, n+" ") {
 			t.Errorf("podman stats --no-stream: %v", res)
 		}
 
-		if res = pm(cmdOpts{}, "pause", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "pause", n); res.Code != 0 {
 			t.Errorf("podman pause: %v", res)
 		}
 		if s := status(); s != "paused" {
 			t.Errorf("after pause: status %q", s)
 		}
-		if res = pm(cmdOpts{}, "unpause", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "unpause", n); res.Code != 0 {
 			t.Errorf("podman unpause: %v", res)
 		}
 		if s := status(); s != "running" {
@@ -248,40 +248,40 @@ func podmanScenarios(t *testing.T, p *podmanEnv, r rt, wrapper string) {
 		}
 
 		start := time.Now()
-		if res = pm(cmdOpts{}, "stop", "-t", "10", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "stop", "-t", "10", n); res.Code != 0 {
 			t.Errorf("podman stop: %v", res)
 		}
 		if d := time.Since(start); d > 8*time.Second {
 			t.Errorf("podman stop took %v: SIGTERM not delivered to the trapping init", d)
 		}
-		if code := strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.ExitCode}}", n).stdout); code != "7" {
+		if code := strings.TrimSpace(pm(cmdOpts{}, "inspect", "-f", "{{.State.ExitCode}}", n).Stdout); code != "7" {
 			t.Errorf("exit code after stop: %q, want 7 (the TERM trap)", code)
 		}
-		if logs := pm(cmdOpts{}, "logs", n); !strings.Contains(logs.stdout, "got-term") {
+		if logs := pm(cmdOpts{}, "logs", n); !strings.Contains(logs.Stdout, "got-term") {
 			t.Errorf("podman logs: want got-term; got %v", logs)
 		}
-		if res = pm(cmdOpts{}, "rm", n); res.code != 0 {
+		if res = pm(cmdOpts{}, "rm", n); res.Code != 0 {
 			t.Errorf("podman rm: %v", res)
 		}
 	})
 
 	t.Run("kill-and-rm-force", func(t *testing.T) {
 		n := name("kill")
-		if res := pm(cmdOpts{}, runArgs("-d", "--name", n, podmanImage, "sleep", "1000")...); res.code != 0 {
+		if res := pm(cmdOpts{}, runArgs("-d", "--name", n, podmanImage, "sleep", "1000")...); res.Code != 0 {
 			t.Fatalf("podman run -d: %v", res)
 		}
-		if res := pm(cmdOpts{}, "kill", "-s", "KILL", n); res.code != 0 {
+		if res := pm(cmdOpts{}, "kill", "-s", "KILL", n); res.Code != 0 {
 			t.Errorf("podman kill: %v", res)
 		}
-		if res := pm(cmdOpts{}, "wait", n); res.code != 0 || strings.TrimSpace(res.stdout) != "137" {
+		if res := pm(cmdOpts{}, "wait", n); res.Code != 0 || strings.TrimSpace(res.Stdout) != "137" {
 			t.Errorf("podman wait after SIGKILL: want 137; got %v", res)
 		}
 		n2 := name("rmf")
-		if res := pm(cmdOpts{}, runArgs("-d", "--name", n2, podmanImage, "sleep", "1000")...); res.code != 0 {
+		if res := pm(cmdOpts{}, runArgs("-d", "--name", n2, podmanImage, "sleep", "1000")...); res.Code != 0 {
 			t.Fatalf("podman run -d: %v", res)
 		}
 		for _, c := range []string{n, n2} {
-			if res := pm(cmdOpts{}, "rm", "-f", "-t", "0", c); res.code != 0 {
+			if res := pm(cmdOpts{}, "rm", "-f", "-t", "0", c); res.Code != 0 {
 				t.Errorf("podman rm -f %s: %v", c, res)
 			}
 		}
