@@ -93,26 +93,7 @@ func TestPodmanRootless(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var table []string
-	wrappers := map[string]string{}
-	for _, r := range runtimes {
-		w, _ := wrapRuntime(t, r, filepath.Join(dir, "rt-"+r.name))
-		wrappers[r.name] = w
-		table = append(table, fmt.Sprintf("%s = [%q]", r.name, w))
-	}
-	conf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "none"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime_supports_json = ["tabox", "runc"]
-[engine.runtimes]
-%s
-`, strings.Join(table, "\n"))
-	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wrappers := writePodmanConf(t, dir, p.conf)
 	// The user owns its tree; the image tar and the wrappers are readable.
 	filepath.Walk(dir, func(path string, _ os.FileInfo, _ error) error { return os.Lchown(path, uid, gid) })
 	os.Chmod(p.xdg, 0o700)

@@ -36,28 +36,7 @@ func TestPodman(t *testing.T) {
 	dir := filepath.Join(workDir, "podman")
 	os.MkdirAll(dir, 0o755)
 	p := &podmanEnv{dir: dir, conf: filepath.Join(dir, "containers.conf")}
-	wrappers := map[string]string{}
-	var table []string
-	for _, r := range runtimes {
-		w, _ := wrapRuntime(t, r, filepath.Join(dir, "rt-"+r.name))
-		wrappers[r.name] = w
-		table = append(table, fmt.Sprintf("%s = [%q]", r.name, w))
-	}
-	// podman's default nofile/nproc (1048576) cannot be applied without
-	// CAP_SYS_RESOURCE in this sandbox: lower them.
-	conf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "none"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime_supports_json = ["tabox", "runc"]
-[engine.runtimes]
-%s
-`, strings.Join(table, "\n"))
-	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wrappers := writePodmanConf(t, dir, p.conf)
 	hadParent := len(cgroupDirs("libpod_parent")) > 0
 	t.Cleanup(func() {
 		p.podman(cmdOpts{}, "rm", "-af", "-t", "0")
@@ -295,4 +274,33 @@ func dirNames(dir string) map[string]bool {
 		m[e.Name()] = true
 	}
 	return m
+}
+
+// writePodmanConf writes a containers.conf at conf that names a wrapper
+// of each runtime under test (made in dir), and returns the wrappers.
+func writePodmanConf(t *testing.T, dir, conf string) map[string]string {
+	t.Helper()
+	wrappers := map[string]string{}
+	var table []string
+	for _, r := range runtimes {
+		w, _ := wrapRuntime(t, r, filepath.Join(dir, "rt-"+r.name))
+		wrappers[r.name] = w
+		table = append(table, fmt.Sprintf("%s = [%q]", r.name, w))
+	}
+	// podman's default nofile/nproc (1048576) cannot be applied without
+	// CAP_SYS_RESOURCE in this sandbox: lower them.
+	text := fmt.Sprintf(`[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime_supports_json = ["tabox", "runc"]
+[engine.runtimes]
+%s
+`, strings.Join(table, "\n"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return wrappers
 }
