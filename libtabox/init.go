@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -583,12 +582,7 @@ func writeSysctl(proc *procfs.Handle, key, value string) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(value); err != nil {
+	if err := writeHandle(h, value); err != nil {
 		return fmt.Errorf("%s = %q: %w", key, value, err)
 	}
 	return nil

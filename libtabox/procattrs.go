@@ -77,6 +77,8 @@ func setExecAttr(paths []string, value string) error {
 	return nil
 }
 
+// writeHandle writes value to the file an O_PATH handle stands for,
+// reopened for writing through procfs.
 func writeHandle(h *os.File, value string) error {
 	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
 	if err != nil {
