@@ -30,7 +30,7 @@ func Init() {
 		os.Exit(255)
 	}
 	os.Unsetenv("_TABOX_SYNCFD")
-	// Read by the runtime at start-up; not for the hooks the init runs.
+	// Read by the runtime at start-up only: nothing the init starts gets it.
 	os.Unsetenv("GOMAXPROCS")
 	// Usually set at fork already; not when the init joined a PID
 	// namespace (see startInit). A parent that died before this line shows

@@ -74,6 +74,18 @@ func TestCreateBadInput(t *testing.T) {
 				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NO_SUCH_THING")
 			}), []string{"CAP_NO_SUCH_THING"}
 		}, nil},
+		{"apparmor-without-apparmor", func(t *testing.T) (string, []string) {
+			if hostHasLSM("apparmor") {
+				t.Skip("this host runs AppArmor")
+			}
+			return newBundle(t, func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }), []string{"AppArmor is not enabled"}
+		}, nil},
+		{"selinux-label-without-selinux", func(t *testing.T) (string, []string) {
+			if hostHasLSM("selinux") {
+				t.Skip("this host runs SELinux")
+			}
+			return newBundle(t, func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }), []string{"SELinux is not enabled"}
+		}, nil},
 		{"host-sysctl", func(t *testing.T) (string, []string) {
 			return newBundle(t, func(s *specs.Spec) {
 				s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/tmp/x"}

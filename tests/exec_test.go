@@ -126,9 +126,19 @@ func TestExecBadInput(t *testing.T) {
 		{[]string{"exec", "--cap", "CAP_NOPE", id, "true"}, "CAP_NOPE"},
 		{[]string{"exec", "no-such-container", "true"}, "container does not exist"},
 		{[]string{"exec", "--cwd", "relative", id, "true"}, "relative"},
+		{[]string{"exec", "--cgroup", "sub", id, "true"}, "--cgroup"},
 	} {
 		_, stderr, code := tabox(t, tc.args...)
 		assertOneLineError(t, stderr, code, tc.want)
+	}
+	// Asked for a confinement the host cannot give, exec refuses.
+	if !hostHasLSM("apparmor") {
+		_, stderr, code := tabox(t, "exec", "--apparmor", "docker-default", id, "true")
+		assertOneLineError(t, stderr, code, "AppArmor is not enabled")
+	}
+	if !hostHasLSM("selinux") {
+		_, stderr, code := tabox(t, "exec", "--process-label", "system_u:system_r:container_t:s0", id, "true")
+		assertOneLineError(t, stderr, code, "SELinux is not enabled")
 	}
 	if st := state(t, id); st.Status != "running" {
 		t.Errorf("container %s after failed execs, want running", st.Status)
@@ -201,4 +211,15 @@ func capField(status, name string) uint64 {
 		}
 	}
 	return 0
+}
+
+// hostHasLSM reports whether the kernel runs the named LSM ("apparmor" or
+// "selinux"), probed where tabox probes it.
+func hostHasLSM(name string) bool {
+	if name == "apparmor" {
+		b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+		return err == nil && strings.TrimSpace(string(b)) == "Y"
+	}
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
 }
