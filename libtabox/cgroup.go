@@ -100,6 +100,23 @@ func hasLeafWeight(r *cgroups.Resources) bool {
 // the limits. It returns the manager, and the directories it created
 // above the cgroup, so that the caller can undo it.
 func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
+	m, created, err := planCgroup(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := applyCgroup(m, c, created, pid); err != nil {
+		if errors.Is(err, errCgroupNotMade) {
+			return nil, nil, err
+		}
+		return m, created, err
+	}
+	return m, created, nil
+}
+
+// planCgroup checks that the host has what c needs and works out the
+// cgroup's directories, creating nothing yet. It also returns the
+// directories above them that creating them will make.
+func planCgroup(c *Cgroup) (cgroups.Manager, []string, error) {
 	if err := checkControllers(c); err != nil {
 		return nil, nil, err
 	}
@@ -107,18 +124,27 @@ func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
-	created := newParents(m.GetPaths())
+	return m, newParents(m.GetPaths()), nil
+}
+
+// errCgroupNotMade marks an applyCgroup error after which nothing is left
+// to undo.
+var errCgroupNotMade = errors.New("cgroup not made")
+
+// applyCgroup creates the directories planCgroup worked out, puts pid in
+// them (unless it is -1) and applies the limits.
+func applyCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int) error {
 	if err := m.Apply(pid); err != nil {
 		m.Destroy()
 		removeParents(created)
-		return nil, nil, fmt.Errorf("cgroup %s: %w", c.Path, err)
+		return fmt.Errorf("cgroup %s: %w: %w", c.Path, err, errCgroupNotMade)
 	}
 	// pid is in the cgroup now: on failure the caller must kill it before
-	// the cgroup can be removed, so the manager comes back with the error.
+	// the cgroup can be removed.
 	if err := setLimits(m, c); err != nil {
-		return m, created, fmt.Errorf("cgroup %s: %w", c.Path, err)
+		return fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
-	return m, created, nil
+	return nil
 }
 
 // newParents lists the ancestors of the cgroup directories that do not

@@ -24,6 +24,8 @@ type Container struct {
 	// init is set in the process that created the container, which is the
 	// init's parent and may wait for it (tabox run).
 	init *initProcess
+	// cinitJoins: the C init moves itself into the container's cgroup.
+	cinitJoins bool
 }
 
 // ID returns the container's ID.
@@ -40,9 +42,6 @@ func (c *Container) Pid() int { return c.state.InitPid }
 func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr error) {
 	if opts.Debugf == nil {
 		opts.Debugf = func(string, ...any) {}
-	}
-	if cfg.Cgroup != nil {
-		go primeCgroupMigration()
 	}
 	terminal := cfg.Process != nil && cfg.Process.Terminal
 	if err := checkConsole(terminal, &opts.ConsoleSocket, &opts.Console); err != nil {
@@ -102,11 +101,46 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		// Raising is all an unprivileged user may do, and the init can.
 		SelfOOMScoreAdj: os.Geteuid() != 0,
 	}
+	ic.cinit = useCInit(ic, &opts)
+	if ic.cinit {
+		opts.Debugf("container init: the C one")
+	} else {
+		opts.Debugf("container init: the Go one (the config needs what only it does, or TABOX_INIT=go)")
+	}
+	// The C init joins a v1 cgroup without the lock's wait; any other
+	// join is a move by pid, whose wait this pays early.
+	if cfg.Cgroup != nil && !(ic.cinit && !cgroups.IsCgroup2UnifiedMode()) {
+		go primeCgroupMigration()
+	}
+	// The C init's config depends on nothing the init's start makes: it
+	// is ready before the init is, and the cgroup is planned for it (but
+	// made only once the state is saved).
+	var planned cgroups.Manager
+	var plannedParents []string
+	var cinitConfig []byte
+	if ic.cinit {
+		if cfg.Cgroup != nil {
+			if planned, plannedParents, err = planCgroup(cfg.Cgroup); err != nil {
+				return nil, err
+			}
+			ic.CgroupPaths = planned.GetPaths()
+		}
+		if cinitConfig, err = encodeCInit(ic); err != nil {
+			return nil, err
+		}
+		c.cinitJoins = cinitJoinsCgroup(ic.CgroupPaths)
+	}
 	p, err := startInit(ic, &opts)
 	if err != nil {
 		return nil, err
 	}
 	c.init = p
+	if cinitConfig != nil {
+		if _, err := p.sync.f.Write(cinitConfig); err != nil {
+			p.kill()
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
+	}
 	st := &savedState{
 		ID:       id,
 		InitPid:  p.pid(),
@@ -136,12 +170,20 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			runHooksWarn("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped), opts.Debugf)
 		}
 	}()
-	// The cgroup is made and limited now; the init joins it once its own
-	// Go code has done the heavy part of the setup (see joinLate), so that
-	// tabox's memory is never charged to the container, whose limit may
-	// be smaller than a Go runtime. A new cgroup namespace is rooted where
+	// The cgroup is made and limited now; the init joins it once it has
+	// done the heavy part of the setup (see joinLate), so that tabox's
+	// memory is never charged to the container, whose limit may be
+	// smaller than a Go runtime. A new cgroup namespace is rooted where
 	// its creator is: with one, the init joins before anything else.
-	if cfg.Cgroup != nil {
+	//
+	// The C init has its config already and mounts while the cgroup is
+	// made: it needs the cgroup only for the cgroup mount and to join,
+	// and waits for a byte that says it is there (see cinit.c).
+	switch {
+	case planned != nil:
+		cg, st.CgroupParents = planned, plannedParents
+		st.CgroupPaths = ic.CgroupPaths
+	case cfg.Cgroup != nil:
 		pid := -1
 		if !c.joinLate() {
 			pid = p.pid()
@@ -158,8 +200,22 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if err := dir.save(st); err != nil {
 		return nil, err
 	}
-	if err := p.sync.enc.Encode(ic); err != nil {
-		return nil, fmt.Errorf("send config to container init: %w", err)
+	if !ic.cinit {
+		if err := p.sync.enc.Encode(ic); err != nil {
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
+	}
+	if planned != nil {
+		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1); err != nil {
+			return nil, err
+		}
+		if _, err := p.sync.f.Write([]byte{'G'}); err != nil {
+			// An init that failed says why before it exits.
+			if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+				return nil, fmt.Errorf("container init: %w", rerr)
+			}
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
 	}
 	if err := c.handshake(dir, &opts); err != nil {
 		return nil, err
@@ -218,7 +274,7 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 			// Before any hook the init runs, and before the steps it
 			// still has to take (credentials, seccomp, exec): from here
 			// on, what it allocates is the container's.
-			if c.joinLate() && !joined {
+			if c.joinLate() && !joined && !c.cinitJoins {
 				if err := c.joinCgroup(p.pid()); err != nil {
 					return err
 				}

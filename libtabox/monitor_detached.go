@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,8 +80,13 @@ func spawnMonitor(dir string) (_ *monitorConn, retErr error) {
 		return nil, err
 	}
 	defer exe.Close()
+	exeHigh, exePath, err := execPathAbove(exe, 4)
+	if err != nil {
+		return nil, err
+	}
+	defer exeHigh.Close()
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Path: exePath,
 		Args: []string{"tabox", "monitor", dir},
 		// One P is all it needs: less memory for as long as it runs.
 		Env:         []string{"GOMAXPROCS=1"},

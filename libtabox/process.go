@@ -71,6 +71,8 @@ type initConfig struct {
 	// IDMapFds are the init's fds of the idmapped trees the parent made,
 	// by the index of their mount in Config.Mounts.
 	IDMapFds map[int]int `json:"idmapFds,omitempty"`
+	// cinit: the init is the C one (cinit.go), which gets another encoding.
+	cinit bool
 }
 
 var nsFlags = map[NamespaceType]int{
@@ -260,8 +262,13 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		ic.IDMapFds[i] = 3 + len(extra)
 		extra = append(extra, trees[i])
 	}
+	exeHigh, exePath, err := execPathAbove(exe, 3+len(extra))
+	if err != nil {
+		return nil, err
+	}
+	defer exeHigh.Close()
 	cmd := &exec.Cmd{
-		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Path: exePath,
 		Args: []string{"tabox", "init"},
 		// GOMAXPROCS=1: the init runs one thread's worth of steps, and a
 		// runtime sized for every CPU of a big host costs start-up time.
@@ -283,6 +290,9 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 			parts = append(parts, fmt.Sprintf("%d:%d", syncFd+1+i, t))
 		}
 		cmd.Env = append(cmd.Env, "_TABOX_SETNS="+strings.Join(parts, ","))
+	}
+	if ic.cinit {
+		cmd.Env = append(cmd.Env, "_TABOX_CINIT=1")
 	}
 	if plan.unshareFlags != 0 {
 		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))

@@ -127,3 +127,17 @@ func memfdSelf() (*os.File, error) {
 	}
 	return mem, nil
 }
+
+// execPathAbove returns exe duplicated to an fd above any a child with
+// nfds fds (stdio and ExtraFiles) can be given, and the path to execute
+// it by. Go's fork first moves the child's fds to free slots from nfds up,
+// over whatever is there (a close-on-exec fd too), then into place: an
+// exe fd in that range could be replaced before the exec, which would then
+// fail or run something else. The caller closes the returned file.
+func execPathAbove(exe *os.File, nfds int) (*os.File, string, error) {
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*nfds+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("dup own binary: %w", err)
+	}
+	return os.NewFile(uintptr(fd), exe.Name()), "/proc/self/fd/" + strconv.Itoa(fd), nil
+}

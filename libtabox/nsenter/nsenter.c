@@ -31,6 +31,7 @@ static void fail(const char *what, long arg)
 // it needs to join the namespaces that user namespace owns.
 // _TABOX_UNSHARE is a decimal CLONE_NEW* mask to create after the joins.
 void tabox_reap(void);
+void tabox_cinit(int sync_fd, int forked);
 
 void tabox_nsenter(void)
 {
@@ -85,4 +86,7 @@ void tabox_nsenter(void)
 		}
 		setenv("_TABOX_FORKED", "1", 1);
 	}
+	// _TABOX_CINIT: the whole init is C (cinit.c); it never returns.
+	if (getenv("_TABOX_CINIT") != NULL)
+		tabox_cinit(sync_fd, getenv("_TABOX_FORKED") != NULL);
 }

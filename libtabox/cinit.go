@@ -1,0 +1,322 @@
+package libtabox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/cgroups"
+	"github.com/tabox/tabox/libtabox/capability"
+	"golang.org/x/sys/unix"
+)
+
+// The C init (nsenter/cinit.c) sets up containers whose config needs only
+// what it implements, which is what most containers need; every other
+// config goes to the Go init. It never starts the Go runtime, and on
+// cgroup v1 it joins the container's cgroup by itself, single-threaded,
+// without the RCU grace period a move by pid waits for.
+
+// cinitMagic opens and closes the C init's configuration.
+const cinitMagic = 0x74626331
+
+// Where the C init is used is a property of the config alone; TABOX_INIT=go
+// forces the Go init, for comparing the two.
+func useCInit(ic *initConfig, opts *CreateOpts) bool {
+	cfg := ic.Config
+	proc := cfg.Process
+	if ic.Exec || proc == nil || os.Getenv("TABOX_INIT") == "go" || !haveOpenat2() {
+		return false
+	}
+	if !cfg.HasNamespace(NEWNS) || cfg.NoPivot || cfg.HasNamespace(NEWTIME) || len(cfg.TimeOffsets) > 0 {
+		return false
+	}
+	if path, ok := cfg.NamespacePath(NEWCGROUP); ok && path == "" {
+		return false
+	}
+	if path, ok := cfg.NamespacePath(NEWUSER); ok {
+		if path != "" || needsIDMapHelpers(cfg) {
+			return false
+		}
+	}
+	h := &cfg.Hooks
+	if len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		return false
+	}
+	if proc.Terminal || opts.Console != nil || len(cfg.Sysctl) > 0 || cfg.Personality != nil {
+		return false
+	}
+	if proc.ApparmorProfile != "" || proc.SelinuxLabel != "" || proc.Scheduler != nil || proc.IOPriority != nil || proc.ExecCPUAffinity != nil {
+		return false
+	}
+	if ic.SelfOOMScoreAdj && cfg.OOMScoreAdj != nil {
+		return false
+	}
+	if ic.Seccomp != nil && ic.Seccomp.Notify {
+		return false
+	}
+	for i := range cfg.Mounts {
+		m := &cfg.Mounts[i]
+		if m.CopyUp || m.RecAttr != nil || m.IDMap != nil {
+			return false
+		}
+	}
+	for _, d := range cfg.Devices {
+		if d.Type != CharDevice && d.Type != BlockDevice && d.Type != FifoDevice {
+			return false
+		}
+	}
+	if caps := proc.Capabilities; caps != nil {
+		// The Go init names a capability tabox lacks.
+		if checkBounding(caps) != nil {
+			return false
+		}
+		for _, set := range [][]int{caps.Bounding, caps.Effective, caps.Inheritable, caps.Permitted, caps.Ambient} {
+			for _, c := range set {
+				if c < 0 || c >= 64 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// haveOpenat2 reports whether the kernel has openat2(2) (Linux 5.6), which
+// the C init resolves every path inside the rootfs with.
+var haveOpenat2 = sync.OnceValue(func() bool {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+})
+
+// cinitEnc builds the C init's configuration: little-endian integers, and
+// strings as a length, the bytes and a NUL.
+type cinitEnc struct{ b []byte }
+
+func (e *cinitEnc) u8(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+func (e *cinitEnc) u32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
+func (e *cinitEnc) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
+func (e *cinitEnc) str(s string) {
+	e.u32(uint32(len(s)))
+	e.b = append(e.b, s...)
+	e.b = append(e.b, 0)
+}
+func (e *cinitEnc) strs(v []string) {
+	e.u32(uint32(len(v)))
+	for _, s := range v {
+		e.str(s)
+	}
+}
+
+func capMask(caps []int) uint64 {
+	var m uint64
+	for _, c := range caps {
+		m |= 1 << uint(c)
+	}
+	return m
+}
+
+// cinitJoinsCgroup reports whether the C init joins the container's cgroup
+// itself: on v1, where each hierarchy has a tasks file.
+func cinitJoinsCgroup(paths map[string]string) bool {
+	return len(paths) > 0 && !cgroups.IsCgroup2UnifiedMode() && paths[""] == ""
+}
+
+// encodeCInit encodes ic for the C init; useCInit(ic) holds.
+func encodeCInit(ic *initConfig) ([]byte, error) {
+	cfg := ic.Config
+	proc := cfg.Process
+	e := &cinitEnc{b: make([]byte, 8, 4096)}
+	e.str(cfg.ID)
+	e.u8(!ic.NoNewKeyring)
+	e.u32(uint32(3 + ic.PreserveFds))
+	e.str(ic.FifoPath)
+	e.str(cfg.Rootfs)
+	e.u64(uint64(cfg.RootPropagation))
+	e.u8(cfg.Readonly)
+	_, userns := cfg.NamespacePath(NEWUSER)
+	e.u8(userns || InUserNS())
+	// An init started with every capability ambient (setInitCredential)
+	// clears them, as the Go init does.
+	path, ok := cfg.NamespacePath(NEWUSER)
+	e.u8(ok && path == "")
+
+	hasCgroupMount := false
+	e.u32(uint32(len(cfg.Mounts)))
+	for i := range cfg.Mounts {
+		m := &cfg.Mounts[i]
+		hasCgroupMount = hasCgroupMount || m.Kind == MountCgroup
+		e.b = append(e.b, byte(m.Kind))
+		e.str(m.Source)
+		e.str(m.Destination)
+		e.str(m.Type)
+		e.str(m.Data)
+		e.u64(uint64(m.Flags))
+		e.u64(uint64(m.ClearFlags))
+		e.u32(uint32(len(m.PropagationFlags)))
+		for _, p := range m.PropagationFlags {
+			e.u64(uint64(p))
+		}
+	}
+	if err := encodeCgroupMount(e, hasCgroupMount, ic.CgroupPaths); err != nil {
+		return nil, err
+	}
+
+	skipDev := false
+	for _, m := range cfg.Mounts {
+		if m.Destination == "/dev" && m.Kind == MountBind {
+			skipDev = true
+		}
+	}
+	e.u8(skipDev)
+	devs := append(append([]Device{}, defaultDevices...), cfg.Devices...)
+	e.u32(uint32(len(devs)))
+	for _, d := range devs {
+		mode := d.FileMode & 0o7777
+		switch d.Type {
+		case CharDevice:
+			mode |= unix.S_IFCHR
+		case BlockDevice:
+			mode |= unix.S_IFBLK
+		case FifoDevice:
+			mode |= unix.S_IFIFO
+		}
+		e.str(d.Path)
+		e.u32(mode)
+		e.u32(uint32(d.Major))
+		e.u32(uint32(d.Minor))
+		e.u32(d.UID)
+		e.u32(d.GID)
+	}
+	e.str(cfg.Hostname)
+	e.str(cfg.Domainname)
+	e.strs(cfg.MaskedPaths)
+	e.strs(cfg.ReadonlyPaths)
+
+	var tasks []string
+	if cinitJoinsCgroup(ic.CgroupPaths) {
+		keys := make([]string, 0, len(ic.CgroupPaths))
+		for k := range ic.CgroupPaths {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			tasks = append(tasks, filepath.Join(ic.CgroupPaths[key], "tasks"))
+		}
+	}
+	e.strs(tasks)
+	// tabox create makes the cgroup while the init mounts, and says when
+	// it is there.
+	e.u8(cfg.Cgroup != nil)
+	cpuFile, cpuStat := "", false
+	if f := openCgroupCPU(ic.CgroupPaths); f != nil {
+		cpuFile, cpuStat = f.Name(), filepath.Base(f.Name()) == "cpu.stat"
+		f.Close()
+	}
+	e.str(cpuFile)
+	e.u8(cpuStat)
+	pidsFile, pidsValue := "", ""
+	if cg := cfg.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
+		dir := ic.CgroupPaths["pids"]
+		if dir == "" {
+			dir = ic.CgroupPaths[""]
+		}
+		if dir == "" {
+			return nil, errors.New("linux.resources.pids: the pids cgroup controller is not available on this host")
+		}
+		pidsFile, pidsValue = filepath.Join(dir, "pids.max"), pidsMaxValue(*cg.Resources.PidsLimit)
+	}
+	e.str(pidsFile)
+	e.str(pidsValue)
+
+	e.str(proc.Cwd)
+	e.strs(proc.Args)
+	e.strs(proc.Env)
+	e.u32(proc.UID)
+	e.u32(proc.GID)
+	e.u32(uint32(len(proc.AdditionalGids)))
+	for _, g := range proc.AdditionalGids {
+		e.u32(g)
+	}
+	e.u8(proc.Umask != nil)
+	if proc.Umask != nil {
+		e.u32(*proc.Umask)
+	} else {
+		e.u32(0)
+	}
+	e.u8(proc.NoNewPrivileges)
+	caps := proc.Capabilities
+	e.u8(caps != nil)
+	if caps == nil {
+		caps = &Capabilities{}
+	}
+	e.u64(capMask(caps.Effective))
+	e.u64(capMask(caps.Permitted))
+	e.u64(capMask(caps.Inheritable))
+	e.u64(capMask(caps.Ambient))
+	e.u64(capMask(caps.Bounding))
+	e.u32(uint32(capability.Last()))
+	if p := ic.Seccomp; p != nil {
+		n := len(p.BPF) / sockFilterSize
+		if n == 0 || len(p.BPF)%sockFilterSize != 0 || n > unix.BPF_MAXINSNS {
+			return nil, fmt.Errorf("seccomp: load: invalid program of %d bytes", len(p.BPF))
+		}
+		e.u32(uint32(p.loadFlags()))
+		e.u32(uint32(len(p.BPF)))
+		e.b = append(e.b, p.BPF...)
+	} else {
+		e.u32(0)
+		e.u32(0)
+	}
+	e.u32(cinitMagic)
+	binary.LittleEndian.PutUint32(e.b[0:], cinitMagic)
+	binary.LittleEndian.PutUint32(e.b[4:], uint32(len(e.b)-8))
+	return e.b, nil
+}
+
+// encodeCgroupMount says how the C init makes a cgroup mount: a bind of
+// the container's cgroup2 directory (or a new cgroup2), or on v1 a tmpfs
+// with the container's directory of each hierarchy bound in, named as on
+// the host (see rootfs.go, mountCgroup).
+func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
+	var st unix.Statfs_t
+	v2 := has && unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	e.u8(v2)
+	e.str(paths[""])
+	if !has || v2 {
+		e.u32(0)
+		return nil
+	}
+	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
+	})
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var binds [][2]string
+	for _, h := range hier {
+		if p := paths[cgroupKey(h)]; p != "" {
+			binds = append(binds, [2]string{filepath.Base(h.Mountpoint), p})
+		}
+	}
+	e.u32(uint32(len(binds)))
+	for _, b := range binds {
+		e.str(b[0])
+		e.str(b[1])
+	}
+	return nil
+}
