@@ -29,8 +29,31 @@ const cinitMagic = 0x74626331
 func useCInit(ic *initConfig, opts *CreateOpts) bool {
 	cfg := ic.Config
 	proc := cfg.Process
-	if ic.Exec || proc == nil || os.Getenv("TABOX_INIT") == "go" || !haveOpenat2() {
+	if proc == nil || os.Getenv("TABOX_INIT") == "go" || !haveOpenat2() {
 		return false
+	}
+	if proc.Terminal || opts.Console != nil || proc.ApparmorProfile != "" || proc.SelinuxLabel != "" ||
+		proc.Scheduler != nil || proc.IOPriority != nil || proc.ExecCPUAffinity != nil || cfg.Personality != nil {
+		return false
+	}
+	if ic.Seccomp != nil && ic.Seccomp.Notify {
+		return false
+	}
+	if caps := proc.Capabilities; caps != nil {
+		// The Go init names a capability tabox lacks.
+		if checkBounding(caps) != nil {
+			return false
+		}
+		for _, set := range [][]int{caps.Bounding, caps.Effective, caps.Inheritable, caps.Permitted, caps.Ambient} {
+			for _, c := range set {
+				if c < 0 || c >= 64 {
+					return false
+				}
+			}
+		}
+	}
+	if ic.Exec {
+		return ic.ChrootPid == 0
 	}
 	if !cfg.HasNamespace(NEWNS) || cfg.NoPivot || cfg.HasNamespace(NEWTIME) || len(cfg.TimeOffsets) > 0 {
 		return false
@@ -47,16 +70,7 @@ func useCInit(ic *initConfig, opts *CreateOpts) bool {
 	if len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		return false
 	}
-	if proc.Terminal || opts.Console != nil || len(cfg.Sysctl) > 0 || cfg.Personality != nil {
-		return false
-	}
-	if proc.ApparmorProfile != "" || proc.SelinuxLabel != "" || proc.Scheduler != nil || proc.IOPriority != nil || proc.ExecCPUAffinity != nil {
-		return false
-	}
-	if ic.SelfOOMScoreAdj && cfg.OOMScoreAdj != nil {
-		return false
-	}
-	if ic.Seccomp != nil && ic.Seccomp.Notify {
+	if len(cfg.Sysctl) > 0 || (ic.SelfOOMScoreAdj && cfg.OOMScoreAdj != nil) {
 		return false
 	}
 	for i := range cfg.Mounts {
@@ -68,19 +82,6 @@ func useCInit(ic *initConfig, opts *CreateOpts) bool {
 	for _, d := range cfg.Devices {
 		if d.Type != CharDevice && d.Type != BlockDevice && d.Type != FifoDevice {
 			return false
-		}
-	}
-	if caps := proc.Capabilities; caps != nil {
-		// The Go init names a capability tabox lacks.
-		if checkBounding(caps) != nil {
-			return false
-		}
-		for _, set := range [][]int{caps.Bounding, caps.Effective, caps.Inheritable, caps.Permitted, caps.Ambient} {
-			for _, c := range set {
-				if c < 0 || c >= 64 {
-					return false
-				}
-			}
 		}
 	}
 	return true
@@ -141,6 +142,20 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 	cfg := ic.Config
 	proc := cfg.Process
 	e := &cinitEnc{b: make([]byte, 8, 4096)}
+	e.u8(ic.Exec)
+	e.u32(uint32(len(ic.cgroupFds)))
+	for _, fd := range ic.cgroupFds {
+		e.u32(uint32(fd))
+	}
+	if ic.Exec {
+		// Only the process: the container is set up.
+		c := *cfg
+		c.Mounts, c.Devices, c.MaskedPaths, c.ReadonlyPaths = nil, nil, nil, nil
+		c.Hostname, c.Domainname, c.Cgroup, c.Readonly = "", "", nil, false
+		c.Namespaces = nil
+		cfg = &c
+		ic = &initConfig{Config: cfg, Seccomp: ic.Seccomp, PreserveFds: ic.PreserveFds, NoNewKeyring: true, Exec: true}
+	}
 	e.str(cfg.ID)
 	e.u8(!ic.NoNewKeyring)
 	e.u32(uint32(3 + ic.PreserveFds))
@@ -176,14 +191,17 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 		return nil, err
 	}
 
-	skipDev := false
+	skipDev := ic.Exec
 	for _, m := range cfg.Mounts {
 		if m.Destination == "/dev" && m.Kind == MountBind {
 			skipDev = true
 		}
 	}
 	e.u8(skipDev)
-	devs := append(append([]Device{}, defaultDevices...), cfg.Devices...)
+	var devs []Device
+	if !ic.Exec {
+		devs = append(append(devs, defaultDevices...), cfg.Devices...)
+	}
 	e.u32(uint32(len(devs)))
 	for _, d := range devs {
 		mode := d.FileMode & 0o7777
@@ -209,39 +227,20 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 
 	var tasks []string
 	if cinitJoinsCgroup(ic.CgroupPaths) {
-		keys := make([]string, 0, len(ic.CgroupPaths))
-		for k := range ic.CgroupPaths {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
-			tasks = append(tasks, filepath.Join(ic.CgroupPaths[key], "tasks"))
-		}
+		tasks = tasksFiles(ic.CgroupPaths)
 	}
 	e.strs(tasks)
 	// tabox create makes the cgroup while the init mounts, and says when
 	// it is there.
 	e.u8(cfg.Cgroup != nil)
-	cpuFile, cpuStat := "", false
-	if f := openCgroupCPU(ic.CgroupPaths); f != nil {
-		cpuFile, cpuStat = f.Name(), filepath.Base(f.Name()) == "cpu.stat"
-		f.Close()
+	files, err := cinitCgroupFiles(ic)
+	if err != nil {
+		return nil, err
 	}
-	e.str(cpuFile)
-	e.u8(cpuStat)
-	pidsFile, pidsValue := "", ""
-	if cg := cfg.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
-		dir := ic.CgroupPaths["pids"]
-		if dir == "" {
-			dir = ic.CgroupPaths[""]
-		}
-		if dir == "" {
-			return nil, errors.New("linux.resources.pids: the pids cgroup controller is not available on this host")
-		}
-		pidsFile, pidsValue = filepath.Join(dir, "pids.max"), pidsMaxValue(*cg.Resources.PidsLimit)
-	}
-	e.str(pidsFile)
-	e.str(pidsValue)
+	e.str(files.cpu)
+	e.u8(filepath.Base(files.cpu) == "cpu.stat")
+	e.str(files.pids)
+	e.str(files.pidsValue)
 
 	e.str(proc.Cwd)
 	e.strs(proc.Args)
@@ -319,4 +318,107 @@ func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
 		e.str(b[1])
 	}
 	return nil
+}
+
+// tasksFiles lists the tasks file of each v1 hierarchy of the cgroup at
+// paths.
+func tasksFiles(paths map[string]string) []string {
+	var files []string
+	for _, key := range sortedCgroupKeys(paths) {
+		files = append(files, filepath.Join(paths[key], "tasks"))
+	}
+	return files
+}
+
+// openFiles opens names with flag, all or none.
+func openFiles(names []string, flag int) ([]*os.File, error) {
+	var files []*os.File
+	for _, name := range names {
+		f, err := os.OpenFile(name, flag|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeFileList(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// cinitFiles are the cgroup files the C init of a container uses, by
+// name: its CPU usage (for the report, see cpuBeforeExec) and pids.max,
+// which it writes last.
+type cinitFiles struct {
+	cpu, pids, pidsValue string
+}
+
+func cinitCgroupFiles(ic *initConfig) (cinitFiles, error) {
+	var f cinitFiles
+	f.cpu = cgroupCPUFile(ic.CgroupPaths)
+	if cg := ic.Config.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
+		dir := ic.CgroupPaths["pids"]
+		if dir == "" {
+			dir = ic.CgroupPaths[""]
+		}
+		if dir == "" {
+			return f, errors.New("linux.resources.pids: the pids cgroup controller is not available on this host")
+		}
+		f.pids, f.pidsValue = filepath.Join(dir, "pids.max"), pidsMaxValue(*cg.Resources.PidsLimit)
+	}
+	return f, nil
+}
+
+// sendCgroupFiles tells the C init of a container that its cgroup is made,
+// with the files it needs of it, opened here: in a user namespace it could
+// not open them (see wait_cgroup in cinit.c).
+func sendCgroupFiles(p *initProcess, ic *initConfig, joins bool) error {
+	var names []string
+	if joins {
+		names = tasksFiles(ic.CgroupPaths)
+	}
+	cf, err := cinitCgroupFiles(ic)
+	if err != nil {
+		return err
+	}
+	files, err := openFiles(names, os.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("join cgroup: %w", err)
+	}
+	defer closeFileList(files)
+	for _, f := range []struct {
+		name string
+		flag int
+	}{{cf.cpu, os.O_RDONLY}, {cf.pids, os.O_WRONLY}} {
+		if f.name == "" {
+			continue
+		}
+		more, err := openFiles([]string{f.name}, f.flag)
+		if err != nil {
+			return err
+		}
+		files = append(files, more...)
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(p.sync.fd, []byte{'G'}, oob, nil, 0)
+}
+
+func closeFileList(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+func sortedCgroupKeys(paths map[string]string) []string {
+	keys := make([]string, 0, len(paths))
+	for k := range paths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

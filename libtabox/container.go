@@ -209,7 +209,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1); err != nil {
 			return nil, err
 		}
-		if _, err := p.sync.f.Write([]byte{'G'}); err != nil {
+		if err := sendCgroupFiles(p, ic, c.cinitJoins); err != nil {
 			// An init that failed says why before it exits.
 			if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
 				return nil, fmt.Errorf("container init: %w", rerr)

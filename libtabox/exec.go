@@ -81,9 +81,6 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		return nil, fmt.Errorf("container init %d: %w", s.InitPid, err)
 	}
 	defer unix.Close(pidfd)
-	if len(s.CgroupPaths) > 0 {
-		go primeCgroupMigration()
-	}
 	cfg := s.Config
 	cfg.Process = proc
 	var joined []Namespace
@@ -110,8 +107,24 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if a := proc.ExecCPUAffinity; a != nil {
 		ic.initialCPUs = a.Initial
 	}
-	p, err := startInit(ic, &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
-		PreserveFds: opts.PreserveFds, Console: opts.Console})
+	createOpts := &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		PreserveFds: opts.PreserveFds, Console: opts.Console}
+	ic.cinit = useCInit(ic, createOpts)
+	// The C init joins a v1 cgroup itself, by the tasks files, opened here
+	// (it sees the container's mounts); any other join is a move by pid,
+	// whose wait this pays early.
+	cinitJoins := ic.cinit && cinitJoinsCgroup(s.CgroupPaths)
+	if cinitJoins {
+		files, err := openFiles(tasksFiles(s.CgroupPaths), os.O_WRONLY)
+		if err != nil {
+			return nil, fmt.Errorf("join cgroup: %w", err)
+		}
+		defer closeFileList(files)
+		ic.cgroupFiles = files
+	} else if len(s.CgroupPaths) > 0 {
+		go primeCgroupMigration()
+	}
+	p, err := startInit(ic, createOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +133,15 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 			p.kill()
 		}
 	}()
-	if err := p.sync.enc.Encode(ic); err != nil {
+	if ic.cinit {
+		var b []byte
+		if b, err = encodeCInit(ic); err == nil {
+			_, err = p.sync.f.Write(b)
+		}
+	} else {
+		err = p.sync.enc.Encode(ic)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("send config to the exec process: %w", err)
 	}
 	if _, err := p.sync.expect(msgReady); err != nil {
@@ -128,9 +149,11 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	}
 	// Joined once the process has started its Go runtime and read its
 	// configuration, which are tabox's memory, not the container's (see
-	// Create).
-	if err := c.joinCgroup(p.pid()); err != nil {
-		return nil, err
+	// Create); the C init has joined already.
+	if !cinitJoins {
+		if err := c.joinCgroup(p.pid()); err != nil {
+			return nil, err
+		}
 	}
 	if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
 		return nil, fmt.Errorf("rlimits: %w", err)

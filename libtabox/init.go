@@ -440,15 +440,24 @@ func (e *execFifo) cpuBeforeExec(cpu *os.File) {
 	unix.Write(e.w, []byte("C"+strconv.FormatInt(ns, 10)+"\n"))
 }
 
+// cgroupCPUFile is the file of the cgroup at paths that counts its CPU
+// time, or "".
+func cgroupCPUFile(paths map[string]string) string {
+	if paths["cpuacct"] != "" {
+		return filepath.Join(paths["cpuacct"], "cpuacct.usage")
+	}
+	if paths[""] == "" || len(paths) > 1 {
+		return ""
+	}
+	return filepath.Join(paths[""], "cpu.stat")
+}
+
 // openCgroupCPU opens the file of the container's cgroup that counts its
 // CPU time, while the host's /sys/fs/cgroup is still in view.
 func openCgroupCPU(paths map[string]string) *os.File {
-	name := filepath.Join(paths["cpuacct"], "cpuacct.usage")
-	if paths["cpuacct"] == "" {
-		if paths[""] == "" || len(paths) > 1 {
-			return nil
-		}
-		name = filepath.Join(paths[""], "cpu.stat")
+	name := cgroupCPUFile(paths)
+	if name == "" {
+		return nil
 	}
 	f, err := os.OpenFile(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

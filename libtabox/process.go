@@ -73,6 +73,11 @@ type initConfig struct {
 	IDMapFds map[int]int `json:"idmapFds,omitempty"`
 	// cinit: the init is the C one (cinit.go), which gets another encoding.
 	cinit bool
+	// cgroupFiles are the cgroup's tasks files, opened for the C init of
+	// an exec to join by (it cannot reach the host's); cgroupFds are its
+	// fd numbers of them.
+	cgroupFiles []*os.File
+	cgroupFds   []int
 }
 
 var nsFlags = map[NamespaceType]int{
@@ -254,6 +259,10 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	if opts.Console != nil {
 		ic.ConsoleFd = 3 + len(extra)
 		extra = append(extra, opts.Console)
+	}
+	for _, f := range ic.cgroupFiles {
+		ic.cgroupFds = append(ic.cgroupFds, 3+len(extra))
+		extra = append(extra, f)
 	}
 	for _, i := range sortedIndexes(trees) {
 		if ic.IDMapFds == nil {

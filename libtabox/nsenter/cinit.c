@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -188,6 +189,11 @@ struct cgbind {
 };
 
 struct config {
+	// exec: the process of tabox exec, in the container's namespaces
+	// already, rather than a container's init.
+	uint8_t exec;
+	uint32_t ntask_fds;
+	int *task_fds; // exec: tasks files tabox opened, to write "0" to
 	char *id;
 	uint8_t join_keyring;
 	uint32_t close_from;
@@ -254,6 +260,13 @@ static void read_config(struct config *c)
 	}
 	struct rd r = {buf, buf + hdr[1]};
 
+	c->exec = rd_u8(&r);
+	c->ntask_fds = rd_u32(&r);
+	if (c->ntask_fds > 64)
+		bad_config();
+	c->task_fds = calloc(c->ntask_fds + 1, sizeof(int));
+	for (uint32_t i = 0; i < c->ntask_fds; i++)
+		c->task_fds[i] = (int)rd_u32(&r);
 	c->id = rd_str(&r);
 	c->join_keyring = rd_u8(&r);
 	c->close_from = rd_u32(&r);
@@ -711,7 +724,7 @@ static int propagate(const struct cmount *m)
 	return 0;
 }
 
-static int bind(const struct cmount *m)
+static int bind_mount(const struct cmount *m)
 {
 	struct stat st;
 	if (stat(m->source, &st) < 0)
@@ -736,33 +749,69 @@ static int bind(const struct cmount *m)
 static int bind_path(const char *src, const char *dst, unsigned long flags)
 {
 	struct cmount b = {.kind = KIND_BIND, .source = (char *)src, .dest = (char *)dst, .flags = MS_BIND | flags};
-	return bind(&b);
+	return bind_mount(&b);
 }
 
-// wait_cgroup waits, once, for tabox create to say that the cgroup's
-// directories exist: it makes them while the init mounts.
+// The cgroup's files, which tabox create opens (a container in a user
+// namespace could not) and sends with the byte that says the cgroup is
+// made: the tasks file of each v1 hierarchy, then the CPU usage file and
+// pids.max when the config names them.
 static int cgroup_waited;
+static int *tasks_fds; // ends with -1
+static int cpu_fd = -1, pids_fd = -1;
 
-static int wait_cgroup(void)
+// wait_cgroup waits, once, for tabox create to make the cgroup: it does
+// while the init mounts.
+static int wait_cgroup(struct config *c)
 {
 	if (cgroup_waited)
 		return 0;
 	cgroup_waited = 1;
+	size_t ntasks = 0;
+	while (c->tasks[ntasks] != NULL)
+		ntasks++;
+	size_t want = ntasks + (*c->cpu_file != '\0') + (*c->pids_file != '\0');
+	if (want > 64)
+		return fail("too many cgroup files");
 	char b;
+	union {
+		char buf[CMSG_SPACE(64 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = &b, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	ssize_t n;
 	do
-		n = read(cfd, &b, 1);
+		n = recvmsg(cfd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return failerr("waiting for tabox");
 	if (n == 0 || b != 'G')
 		return fail("waiting for tabox: no cgroup");
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	size_t got = 0;
+	int *fds = NULL;
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fds = (int *)CMSG_DATA(cm);
+	}
+	if (got != want || (msg.msg_flags & MSG_CTRUNC))
+		return fail("waiting for tabox: %zu cgroup files, want %zu", got, want);
+	tasks_fds = calloc(ntasks + 1, sizeof(int));
+	size_t i = 0;
+	for (; i < ntasks; i++)
+		memcpy(&tasks_fds[i], &fds[i], sizeof(int));
+	tasks_fds[ntasks] = -1;
+	if (*c->cpu_file != '\0')
+		memcpy(&cpu_fd, &fds[i++], sizeof(int));
+	if (*c->pids_file != '\0')
+		memcpy(&pids_fd, &fds[i++], sizeof(int));
 	return 0;
 }
 
 static int mount_cgroup(struct config *c, const struct cmount *m)
 {
-	if (c->cgroup_wait && wait_cgroup() < 0)
+	if (c->cgroup_wait && wait_cgroup(c) < 0)
 		return -1;
 	int dst = mkdir_in(m->dest);
 	if (dst < 0)
@@ -798,7 +847,7 @@ static int mount_cgroup(struct config *c, const struct cmount *m)
 static int mount_one(struct config *c, const struct cmount *m)
 {
 	if (m->kind == KIND_BIND)
-		return bind(m);
+		return bind_mount(m);
 	if (m->kind == KIND_CGROUP)
 		return mount_cgroup(c, m);
 	int dst = mkdir_in(m->dest);
@@ -813,7 +862,7 @@ static int mount_one(struct config *c, const struct cmount *m)
 		if (strcmp(m->type, "sysfs") == 0 && errno == EPERM && c->userns) {
 			struct cmount b = {.kind = KIND_BIND, .source = "/sys", .dest = m->dest,
 					   .flags = m->flags | MS_BIND | MS_REC, .clear = m->clear};
-			return bind(&b);
+			return bind_mount(&b);
 		}
 		return -1;
 	}
@@ -1087,23 +1136,6 @@ static int remount_root_readonly(void)
 
 // --- cgroup ----------------------------------------------------------------
 
-static int *tasks_fds;
-
-static int open_tasks(char **tasks)
-{
-	size_t n = 0;
-	while (tasks[n] != NULL)
-		n++;
-	tasks_fds = calloc(n + 1, sizeof(int));
-	for (size_t i = 0; i < n; i++) {
-		tasks_fds[i] = open(tasks[i], O_WRONLY | O_CLOEXEC);
-		if (tasks_fds[i] < 0)
-			return failerr("open %s", tasks[i]);
-	}
-	tasks_fds[n] = -1;
-	return 0;
-}
-
 // join_cgroup moves this process, a single thread, into the container's
 // cgroup: "0" in tasks moves the caller alone, without the wait a move of
 // a whole thread group has (see the top of this file).
@@ -1249,6 +1281,39 @@ static int look_path(struct config *c, char *out)
 
 // --- the sequence ----------------------------------------------------------
 
+// run_exec is the process of tabox exec: the constructor has joined the
+// container's namespaces; it joins the cgroup, takes the process's
+// credentials and executes it (init.go, runExec).
+static void __attribute__((noreturn)) run_exec(struct config *c)
+{
+	step("close fds", syscall(SYS_close_range, c->close_from, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? failerr("close_range") : 0);
+	// Single-threaded: "0" moves this process, without the wait of a move
+	// by pid. The fds are tabox's, opened on the host.
+	for (uint32_t i = 0; i < c->ntask_fds; i++) {
+		step("cgroup", write(c->task_fds[i], "0", 1) != 1 ? failerr("join cgroup") : 0);
+		close(c->task_fds[i]);
+	}
+	// tabox applies the rlimits now.
+	step("ready", round_trip("ready", "ready-done"));
+	step("cwd", enter_cwd(c->cwd));
+	if (c->nnp)
+		step("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? failerr("prctl") : 0);
+	if (c->bpf_len > 0 && !c->nnp)
+		step("seccomp", load_seccomp(c));
+	step("user", setup_user(c));
+	step("cwd", chdir(c->cwd) < 0 ? failerr("chdir %s", c->cwd) : 0);
+	char path[PATH_MAX];
+	step("executable", look_path(c, path));
+	if (c->bpf_len > 0 && c->nnp)
+		step("seccomp", load_seccomp(c));
+	// The process outlives tabox exec (--detach).
+	step("parent death signal", prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 ? failerr("prctl") : 0);
+	execve(path, c->args, c->env);
+	int err = errno;
+	step("exec", fail("%s", errstr(err)));
+	_exit(255);
+}
+
 void tabox_cinit(int sync_fd, int forked)
 {
 	struct config c = {0};
@@ -1261,6 +1326,8 @@ void tabox_cinit(int sync_fd, int forked)
 	read_config(&c);
 	if (forked)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (c.exec)
+		run_exec(&c);
 	pid_t ppid = getppid();
 
 	// Nothing the init inherited may reach the container (CVE-2024-21626).
@@ -1290,21 +1357,16 @@ void tabox_cinit(int sync_fd, int forked)
 	// The cgroup's files, while the host's /sys/fs/cgroup is in view, once
 	// tabox create has made them.
 	if (c.cgroup_wait)
-		step("cgroup", wait_cgroup());
-	int cpu = *c.cpu_file ? open(c.cpu_file, O_RDONLY | O_CLOEXEC) : -1;
-	int pids = -1;
-	if (*c.pids_file) {
-		pids = open(c.pids_file, O_WRONLY | O_CLOEXEC);
-		step("pids limit", pids < 0 ? failerr("open %s", c.pids_file) : 0);
-	}
-	step("cgroup", open_tasks(c.tasks));
+		step("cgroup", wait_cgroup(&c));
+	int cpu = cpu_fd, pids = pids_fd;
 	step("pivot_root", do_pivot_root(c.rootfs));
 	close(root_fd);
 	close(devnull_fd);
 	if (c.readonly_root)
 		step("readonly rootfs", remount_root_readonly());
 	// From here on, what the init allocates is the container's.
-	step("cgroup", join_cgroup(c.tasks));
+	if (tasks_fds != NULL)
+		step("cgroup", join_cgroup(c.tasks));
 	// The parent applies rlimits and oom_score_adj now.
 	step("ready", round_trip("ready", "ready-done"));
 	step("cwd", enter_cwd(c.cwd));
