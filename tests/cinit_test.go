@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// tabox sets most containers up with an init written in C, and the rest
+// (hooks, terminals, sysctls, idmapped mounts, ...) with the Go one; the
+// whole integration suite runs a second time with TABOX_INIT=go, so that
+// both do everything they share. These tests are about the choice and
+// about what only the C init does itself.
+
+// TestInitChoice: --debug logs which init a container got: the C one for
+// a plain container, the Go one for a config with what only it does, and
+// for any config with TABOX_INIT=go.
+func TestInitChoice(t *testing.T) {
+	t.Parallel()
+	plain := newBundle(t, func(s *specs.Spec) { s.Process.Args = []string{"testinit", "exit", "0"} })
+	sysctl := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"testinit", "exit", "0"}
+		s.Linux.Sysctl = map[string]string{"kernel.shmmax": "65536"}
+	})
+	for _, tc := range []struct {
+		name, bundle, env, want string
+	}{
+		{"plain", plain, "", "container init: the C one"},
+		{"sysctl", sysctl, "", "container init: the Go one"},
+		{"forced", plain, "TABOX_INIT=go", "container init: the Go one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logFile := filepath.Join(t.TempDir(), "log")
+			var env []string
+			if tc.env != "" {
+				env = []string{tc.env}
+			}
+			p := startTabox(t, cmdOpts{env: env}, "--debug", "--log", logFile, "run", "--bundle", tc.bundle, newID(t))
+			if _, stderr, code := p.wait(); code != 0 {
+				t.Fatalf("run: exit %d: %s", code, stderr)
+			}
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), tc.want) {
+				t.Errorf("log has no %q:\n%s", tc.want, data)
+			}
+		})
+	}
+}
+
+// TestUserNSCgroup: a container in a user namespace of its own, whose root
+// cannot open the host's cgroup files, is still in its cgroup with its
+// limits (the C init joins through files tabox opened), and so is a
+// process exec'd into it.
+func TestUserNSCgroup(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		t.Skip("kernel without user namespaces")
+	}
+	if hierOf(t, "pids") == nil || hierOf(t, "memory") == nil {
+		t.Skip("no pids or memory controller")
+	}
+	const pidsLimit, memLimit = 37, 48 << 20
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"testinit", "cat", "/proc/self/cgroup", "--", "sleep", "120"}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		limit, pids := int64(memLimit), int64(pidsLimit)
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	})
+	for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, create := createContainer(t, bundle)
+	pid := state(t, id).Pid
+	// The init is in the cgroup from create on, with the limits.
+	if got := hostCgroupFile(t, pid, "pids", "pids.max"); got != "37" {
+		t.Errorf("pids.max of the init's cgroup %q, want 37", got)
+	}
+	if got := hostCgroupFile(t, pid, "memory", "memory.limit_in_bytes"); got != "50331648" {
+		t.Errorf("memory.limit_in_bytes of the init's cgroup %q, want 50331648", got)
+	}
+	mustTabox(t, "start", id)
+	poll(t, "the container's output", func() bool { out, _ := create.output(); return strings.Contains(out, "pids:") })
+	own, _ := create.output()
+	for _, l := range lines(own) {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && (f[1] == "pids" || f[1] == "memory") && !strings.HasSuffix(f[2], "/"+id) {
+			t.Errorf("container's %s cgroup %q, want its own (…/%s)", f[1], f[2], id)
+		}
+	}
+	out := mustTabox(t, "exec", id, "cat", "/proc/self/cgroup")
+	if strings.TrimSpace(out) != strings.TrimSpace(own) {
+		t.Errorf("exec'd process cgroups:\n%s\nwant the container's:\n%s", out, own)
+	}
+	deleteContainer(t, id, true)
+}
