@@ -112,33 +112,37 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if cfg.Cgroup != nil && !(ic.cinit && !cgroups.IsCgroup2UnifiedMode()) {
 		go primeCgroupMigration()
 	}
-	// The C init's config depends on nothing the init's start makes: it
-	// is ready before the init is, and the cgroup is planned for it (but
-	// made only once the state is saved).
-	var planned cgroups.Manager
-	var plannedParents []string
-	var cinitConfig []byte
-	if ic.cinit {
-		if cfg.Cgroup != nil {
-			if planned, plannedParents, err = planCgroup(cfg.Cgroup); err != nil {
-				return nil, err
-			}
-			ic.CgroupPaths = planned.GetPaths()
-		}
-		if cinitConfig, err = encodeCInit(ic); err != nil {
-			return nil, err
-		}
-		c.cinitJoins = cinitJoinsCgroup(ic.CgroupPaths)
-	}
 	p, err := startInit(ic, &opts)
 	if err != nil {
 		return nil, err
 	}
 	c.init = p
-	if cinitConfig != nil {
-		if _, err := p.sync.f.Write(cinitConfig); err != nil {
+	// The C init's config depends on nothing the init's start makes: it
+	// is worked out while the init starts, with the cgroup planned for it
+	// (made only once the state is saved).
+	var planned cgroups.Manager
+	var plannedParents []string
+	if ic.cinit {
+		err := func() error {
+			if cfg.Cgroup != nil {
+				if planned, plannedParents, err = planCgroup(cfg.Cgroup); err != nil {
+					return err
+				}
+				ic.CgroupPaths = planned.GetPaths()
+			}
+			b, err := encodeCInit(ic)
+			if err != nil {
+				return err
+			}
+			c.cinitJoins = cinitJoinsCgroup(ic.CgroupPaths)
+			if _, err := p.sync.f.Write(b); err != nil {
+				return fmt.Errorf("send config to container init: %w", err)
+			}
+			return nil
+		}()
+		if err != nil {
 			p.kill()
-			return nil, fmt.Errorf("send config to container init: %w", err)
+			return nil, err
 		}
 	}
 	st := &savedState{
