@@ -104,7 +104,7 @@ func enterCgroup(c *Cgroup, pid int) (cgroups.Manager, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := applyCgroup(m, c, created, pid); err != nil {
+	if err := applyCgroup(m, c, created, pid, false); err != nil {
 		if errors.Is(err, errCgroupNotMade) {
 			return nil, nil, err
 		}
@@ -132,8 +132,9 @@ func planCgroup(c *Cgroup) (cgroups.Manager, []string, error) {
 var errCgroupNotMade = errors.New("cgroup not made")
 
 // applyCgroup creates the directories planCgroup worked out, puts pid in
-// them (unless it is -1) and applies the limits.
-func applyCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int) error {
+// them (unless it is -1) and applies the limits. exactPids: the init is a
+// single thread (the C one), and gets the pids limit as it is at once.
+func applyCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int, exactPids bool) error {
 	if err := m.Apply(pid); err != nil {
 		m.Destroy()
 		removeParents(created)
@@ -141,7 +142,7 @@ func applyCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int) error 
 	}
 	// pid is in the cgroup now: on failure the caller must kill it before
 	// the cgroup can be removed.
-	if err := setLimits(m, c); err != nil {
+	if err := setLimits(m, c, exactPids); err != nil {
 		return fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}
 	return nil
@@ -178,7 +179,7 @@ func removeParents(dirs []string) {
 // setLimits applies the limits of c. On v1 the device rules are written
 // in the config's order (the runtime-spec: "in the listed order"), which
 // the library's minimal-transition writer does not keep.
-func setLimits(m cgroups.Manager, c *Cgroup) error {
+func setLimits(m cgroups.Manager, c *Cgroup, exactPids bool) error {
 	if c.Resources == nil {
 		return nil
 	}
@@ -189,7 +190,7 @@ func setLimits(m cgroups.Manager, c *Cgroup) error {
 	// threads count as tasks: a limit below initThreads would leave it
 	// unable to run. Such a limit is set to initThreads here, and to its
 	// value by the init just before exec (it writes every pids limit then).
-	if l := r.PidsLimit; l != nil && *l > 0 && *l < initThreads {
+	if l := r.PidsLimit; !exactPids && l != nil && *l > 0 && *l < initThreads {
 		n := int64(initThreads)
 		r.PidsLimit = &n
 	}

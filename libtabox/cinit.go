@@ -2,7 +2,6 @@ package libtabox
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/moby/sys/mountinfo"
-	"github.com/opencontainers/cgroups"
 	"github.com/tabox/tabox/libtabox/capability"
 	"golang.org/x/sys/unix"
 )
@@ -131,10 +129,11 @@ func capMask(caps []int) uint64 {
 	return m
 }
 
-// cinitJoinsCgroup reports whether the C init joins the container's cgroup
-// itself: on v1, where each hierarchy has a tasks file.
-func cinitJoinsCgroup(paths map[string]string) bool {
-	return len(paths) > 0 && !cgroups.IsCgroup2UnifiedMode() && paths[""] == ""
+// canCloneIntoCgroup reports whether tabox starts the C init in the
+// container's v2 cgroup (clone3 CLONE_INTO_CGROUP, Linux 5.7): as root of
+// the host, to which every cgroup is open.
+func canCloneIntoCgroup() bool {
+	return os.Geteuid() == 0 && !InUserNS()
 }
 
 // encodeCInit encodes ic for the C init; useCInit(ic) holds.
@@ -225,22 +224,13 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 	e.strs(cfg.MaskedPaths)
 	e.strs(cfg.ReadonlyPaths)
 
-	var tasks []string
-	if cinitJoinsCgroup(ic.CgroupPaths) {
-		tasks = tasksFiles(ic.CgroupPaths)
-	}
-	e.strs(tasks)
+	e.strs(tasksFiles(ic.CgroupPaths))
 	// tabox create makes the cgroup while the init mounts, and says when
 	// it is there.
 	e.u8(cfg.Cgroup != nil)
-	files, err := cinitCgroupFiles(ic)
-	if err != nil {
-		return nil, err
-	}
-	e.str(files.cpu)
-	e.u8(filepath.Base(files.cpu) == "cpu.stat")
-	e.str(files.pids)
-	e.str(files.pidsValue)
+	cpu := cgroupCPUFile(ic.CgroupPaths)
+	e.str(cpu)
+	e.u8(filepath.Base(cpu) == "cpu.stat")
 
 	e.str(proc.Cwd)
 	e.strs(proc.Args)
@@ -321,11 +311,13 @@ func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
 }
 
 // tasksFiles lists the tasks file of each v1 hierarchy of the cgroup at
-// paths.
+// paths (the v2 one, "", has none).
 func tasksFiles(paths map[string]string) []string {
 	var files []string
 	for _, key := range sortedCgroupKeys(paths) {
-		files = append(files, filepath.Join(paths[key], "tasks"))
+		if key != "" {
+			files = append(files, filepath.Join(paths[key], "tasks"))
+		}
 	}
 	return files
 }
@@ -344,58 +336,22 @@ func openFiles(names []string, flag int) ([]*os.File, error) {
 	return files, nil
 }
 
-// cinitFiles are the cgroup files the C init of a container uses, by
-// name: its CPU usage (for the report, see cpuBeforeExec) and pids.max,
-// which it writes last.
-type cinitFiles struct {
-	cpu, pids, pidsValue string
-}
-
-func cinitCgroupFiles(ic *initConfig) (cinitFiles, error) {
-	var f cinitFiles
-	f.cpu = cgroupCPUFile(ic.CgroupPaths)
-	if cg := ic.Config.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
-		dir := ic.CgroupPaths["pids"]
-		if dir == "" {
-			dir = ic.CgroupPaths[""]
-		}
-		if dir == "" {
-			return f, errors.New("linux.resources.pids: the pids cgroup controller is not available on this host")
-		}
-		f.pids, f.pidsValue = filepath.Join(dir, "pids.max"), pidsMaxValue(*cg.Resources.PidsLimit)
-	}
-	return f, nil
-}
-
 // sendCgroupFiles tells the C init of a container that its cgroup is made,
 // with the files it needs of it, opened here: in a user namespace it could
-// not open them (see wait_cgroup in cinit.c).
-func sendCgroupFiles(p *initProcess, ic *initConfig, joins bool) error {
-	var names []string
-	if joins {
-		names = tasksFiles(ic.CgroupPaths)
-	}
-	cf, err := cinitCgroupFiles(ic)
-	if err != nil {
-		return err
-	}
-	files, err := openFiles(names, os.O_WRONLY)
+// not open them (see wait_cgroup in cinit.c). They are the tasks files it
+// joins by, and the file of the cgroup's CPU usage.
+func sendCgroupFiles(p *initProcess, ic *initConfig) error {
+	files, err := openFiles(tasksFiles(ic.CgroupPaths), os.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("join cgroup: %w", err)
 	}
 	defer closeFileList(files)
-	for _, f := range []struct {
-		name string
-		flag int
-	}{{cf.cpu, os.O_RDONLY}, {cf.pids, os.O_WRONLY}} {
-		if f.name == "" {
-			continue
-		}
-		more, err := openFiles([]string{f.name}, f.flag)
+	if cpu := cgroupCPUFile(ic.CgroupPaths); cpu != "" {
+		f, err := openFiles([]string{cpu}, os.O_RDONLY)
 		if err != nil {
 			return err
 		}
-		files = append(files, more...)
+		files = append(files, f...)
 	}
 	fds := make([]int, len(files))
 	for i, f := range files {
@@ -408,12 +364,6 @@ func sendCgroupFiles(p *initProcess, ic *initConfig, joins bool) error {
 	return unix.Sendmsg(p.sync.fd, []byte{'G'}, oob, nil, 0)
 }
 
-func closeFileList(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
-
 func sortedCgroupKeys(paths map[string]string) []string {
 	keys := make([]string, 0, len(paths))
 	for k := range paths {
@@ -421,4 +371,10 @@ func sortedCgroupKeys(paths map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func closeFileList(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }

@@ -24,7 +24,8 @@ type Container struct {
 	// init is set in the process that created the container, which is the
 	// init's parent and may wait for it (tabox run).
 	init *initProcess
-	// cinitJoins: the C init moves itself into the container's cgroup.
+	// cinitJoins: the C init is in the container's cgroup by itself: it
+	// joins the v1 hierarchies, and is born in the v2 one.
 	cinitJoins bool
 }
 
@@ -107,60 +108,21 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	} else {
 		opts.Debugf("container init: the Go one (the config needs what only it does, or TABOX_INIT=go)")
 	}
-	// The C init joins a v1 cgroup without the lock's wait; any other
-	// join is a move by pid, whose wait this pays early.
-	if cfg.Cgroup != nil && !(ic.cinit && !cgroups.IsCgroup2UnifiedMode()) {
-		go primeCgroupMigration()
-	}
-	p, err := startInit(ic, &opts)
-	if err != nil {
-		return nil, err
-	}
-	c.init = p
-	// The C init's config depends on nothing the init's start makes: it
-	// is worked out while the init starts, with the cgroup planned for it
-	// (made only once the state is saved).
-	var planned cgroups.Manager
-	var plannedParents []string
-	if ic.cinit {
-		err := func() error {
-			if cfg.Cgroup != nil {
-				if planned, plannedParents, err = planCgroup(cfg.Cgroup); err != nil {
-					return err
-				}
-				ic.CgroupPaths = planned.GetPaths()
-			}
-			b, err := encodeCInit(ic)
-			if err != nil {
-				return err
-			}
-			c.cinitJoins = cinitJoinsCgroup(ic.CgroupPaths)
-			if _, err := p.sync.f.Write(b); err != nil {
-				return fmt.Errorf("send config to container init: %w", err)
-			}
-			return nil
-		}()
-		if err != nil {
-			p.kill()
-			return nil, err
-		}
-	}
 	st := &savedState{
 		ID:       id,
-		InitPid:  p.pid(),
 		Creating: true,
 		Created:  time.Now().UTC(),
 		Owner:    ownerName(),
 		Config:   *cfg,
 	}
 	c.state = st
-	if startTime, _, ok := procStat(st.InitPid); ok {
-		st.InitStartTime = startTime
-	}
+	var p *initProcess
 	var cg cgroups.Manager
 	defer func() {
 		if retErr != nil {
-			p.kill()
+			if p != nil {
+				p.kill()
+			}
 			if !cfg.HasNamespace(NEWNS) {
 				unmountUnder(cfg.Rootfs)
 			}
@@ -174,20 +136,74 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			runHooksWarn("poststop", cfg.Hooks.Poststop, c.stateJSON(Stopped), opts.Debugf)
 		}
 	}()
-	// The cgroup is made and limited now; the init joins it once it has
-	// done the heavy part of the setup (see joinLate), so that tabox's
-	// memory is never charged to the container, whose limit may be
-	// smaller than a Go runtime. A new cgroup namespace is rooted where
-	// its creator is: with one, the init joins before anything else.
+	// Where does the init join the container's cgroup? Any move of a
+	// process between cgroups by pid waits, when the cgroup lock has been
+	// idle, for an RCU grace period (milliseconds): the C init, a single
+	// thread, moves itself into each v1 hierarchy instead ("0" in tasks),
+	// and is born in a v2 one (clone3 CLONE_INTO_CGROUP), which then
+	// exists before it starts. The Go init is moved by pid; the wait is
+	// paid early, by a no-op move of tabox.
+	bornIn := ic.cinit && cfg.Cgroup != nil && canCloneIntoCgroup()
+	if cfg.Cgroup != nil && !ic.cinit {
+		go primeCgroupMigration()
+	}
+	var planned cgroups.Manager
+	if ic.cinit && cfg.Cgroup != nil {
+		if planned, st.CgroupParents, err = planCgroup(cfg.Cgroup); err != nil {
+			return nil, err
+		}
+		st.CgroupPaths = planned.GetPaths()
+		ic.CgroupPaths = st.CgroupPaths
+		bornIn = bornIn && st.CgroupPaths[""] != ""
+		// Without a v2 hierarchy, or born in it; otherwise tabox moves the
+		// init into that one (and, again, into the others).
+		c.cinitJoins = st.CgroupPaths[""] == "" || bornIn
+	}
+	if bornIn {
+		cg = planned
+		// Saved first, so that delete finds the cgroup.
+		if err := dir.save(st); err != nil {
+			return nil, err
+		}
+		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1, true); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(st.CgroupPaths[""], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		defer f.Close()
+		ic.cgroupDir = f
+	}
+	if p, err = startInit(ic, &opts); err != nil {
+		return nil, err
+	}
+	c.init = p
+	// The C init's config depends on nothing the init's start makes: it
+	// is worked out while the init starts.
+	if ic.cinit {
+		b, err := encodeCInit(ic)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.sync.f.Write(b); err != nil {
+			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
+	}
+	st.InitPid = p.pid()
+	if startTime, _, ok := procStat(st.InitPid); ok {
+		st.InitStartTime = startTime
+	}
+	// The cgroup is made and limited now; the Go init joins it once its
+	// own Go code has done the heavy part of the setup (see joinLate), so
+	// that tabox's memory is never charged to the container, whose limit
+	// may be smaller than a Go runtime. A new cgroup namespace is rooted
+	// where its creator is: with one, the init joins before anything else.
 	//
 	// The C init has its config already and mounts while the cgroup is
 	// made: it needs the cgroup only for the cgroup mount and to join,
 	// and waits for a byte that says it is there (see cinit.c).
-	switch {
-	case planned != nil:
-		cg, st.CgroupParents = planned, plannedParents
-		st.CgroupPaths = ic.CgroupPaths
-	case cfg.Cgroup != nil:
+	if cfg.Cgroup != nil && planned == nil {
 		pid := -1
 		if !c.joinLate() {
 			pid = p.pid()
@@ -199,10 +215,18 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		st.CgroupPaths = cg.GetPaths()
 		ic.CgroupPaths = st.CgroupPaths
 	}
+	if planned != nil {
+		cg = planned
+	}
 	// Saved before the init goes on: if create dies from here on, delete
 	// finds the pid and the cgroup to clean up.
 	if err := dir.save(st); err != nil {
 		return nil, err
+	}
+	if goInitGetsPidsMax(ic) {
+		if err := sendPidsMax(p, ic.CgroupPaths); err != nil {
+			return nil, err
+		}
 	}
 	if !ic.cinit {
 		if err := p.sync.enc.Encode(ic); err != nil {
@@ -210,10 +234,12 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		}
 	}
 	if planned != nil {
-		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1); err != nil {
-			return nil, err
+		if !bornIn {
+			if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1, true); err != nil {
+				return nil, err
+			}
 		}
-		if err := sendCgroupFiles(p, ic, c.cinitJoins); err != nil {
+		if err := sendCgroupFiles(p, ic); err != nil {
 			// An init that failed says why before it exits.
 			if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
 				return nil, fmt.Errorf("container init: %w", rerr)

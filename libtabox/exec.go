@@ -110,18 +110,28 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	createOpts := &CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		PreserveFds: opts.PreserveFds, Console: opts.Console}
 	ic.cinit = useCInit(ic, createOpts)
-	// The C init joins a v1 cgroup itself, by the tasks files, opened here
-	// (it sees the container's mounts); any other join is a move by pid,
-	// whose wait this pays early.
-	cinitJoins := ic.cinit && cinitJoinsCgroup(s.CgroupPaths)
+	// The C init joins the v1 hierarchies itself, by their tasks files,
+	// opened here (it sees the container's mounts), and is born in the v2
+	// one; any other join is a move by pid, whose wait this pays early
+	// (see Create).
+	paths := s.CgroupPaths
+	cinitJoins := ic.cinit && len(paths) > 0 && (paths[""] == "" || canCloneIntoCgroup())
 	if cinitJoins {
-		files, err := openFiles(tasksFiles(s.CgroupPaths), os.O_WRONLY)
+		files, err := openFiles(tasksFiles(paths), os.O_WRONLY)
 		if err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 		defer closeFileList(files)
 		ic.cgroupFiles = files
-	} else if len(s.CgroupPaths) > 0 {
+		if paths[""] != "" {
+			dir, err := os.OpenFile(paths[""], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return nil, fmt.Errorf("join cgroup: %w", err)
+			}
+			defer dir.Close()
+			ic.cgroupDir = dir
+		}
+	} else if len(paths) > 0 {
 		go primeCgroupMigration()
 	}
 	p, err := startInit(ic, createOpts)

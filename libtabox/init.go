@@ -61,11 +61,21 @@ func Init() {
 	// files while it holds host fds (CVE-2016-9962); exec of the user's
 	// program makes it dumpable again.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// pids.max comes from tabox, which can open it: a root of a user
+	// namespace could not.
+	var pidsMax *os.File
+	if _, ok := os.LookupEnv("_TABOX_PIDSFD"); ok {
+		os.Unsetenv("_TABOX_PIDSFD")
+		if pidsMax, err = recvFile(fd, "pids.max"); err != nil {
+			os.Exit(255)
+		}
+	}
 	p := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
 	var ic initConfig
 	if err := p.dec.Decode(&ic); err != nil {
 		os.Exit(255)
 	}
+	ic.pidsMax = pidsMax
 	if forked {
 		unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	}
@@ -88,6 +98,30 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "tabox init: %s\n", ie)
 	}
 	os.Exit(255)
+}
+
+// recvFile receives one byte and the fd that comes with it on the sync
+// socket fd.
+func recvFile(fd int, name string) (*os.File, error) {
+	var b [1]byte
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		_, oobn, _, _, err := unix.Recvmsg(fd, b[:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fds, err := parseRights(oob[:oobn])
+		if err != nil {
+			return nil, err
+		}
+		if len(fds) != 1 {
+			return nil, fmt.Errorf("got %d fds for %s, want 1", len(fds), name)
+		}
+		return os.NewFile(uintptr(fds[0]), name), nil
+	}
 }
 
 // stepError names the init step that failed.
@@ -137,8 +171,8 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 		return err
 	}
 	cpuFile := openCgroupCPU(ic.CgroupPaths)
-	var pidsMax *os.File
-	if cg := cfg.Cgroup; cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
+	pidsMax := ic.pidsMax
+	if cg := cfg.Cgroup; pidsMax == nil && cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil {
 		if pidsMax, err = openPidsMax(ic.CgroupPaths); err != nil {
 			return step("pids limit", err)
 		}

@@ -1,6 +1,7 @@
 package libtabox
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -60,13 +61,24 @@ func notifyOOMv1(dir string, stop <-chan struct{}) (<-chan struct{}, error) {
 			if _, err := ev.Read(buf); err != nil {
 				return
 			}
-			// The eventfd also fires when the cgroup is removed.
-			if _, err := os.Stat(filepath.Join(dir, "memory.oom_control")); err != nil {
-				return
+			// The count of events since the last read, reported as one
+			// OOM event, as runc does. The removal of the cgroup is one
+			// too, and may come in the same read as the OOM kill that
+			// stopped the container.
+			n := binary.NativeEndian.Uint64(buf)
+			_, err := os.Stat(filepath.Join(dir, "memory.oom_control"))
+			gone := err != nil
+			if gone {
+				n--
 			}
-			select {
-			case ch <- struct{}{}:
-			case <-stop:
+			if n > 0 {
+				select {
+				case ch <- struct{}{}:
+				case <-stop:
+					return
+				}
+			}
+			if gone {
 				return
 			}
 		}

@@ -73,6 +73,12 @@ type initConfig struct {
 	IDMapFds map[int]int `json:"idmapFds,omitempty"`
 	// cinit: the init is the C one (cinit.go), which gets another encoding.
 	cinit bool
+	// cgroupDir, if set, is the container's v2 cgroup, which the init is
+	// started in (CLONE_INTO_CGROUP).
+	cgroupDir *os.File
+	// pidsMax is the container's pids.max, which tabox opened and sent
+	// the Go init ahead of the config (see sendPidsMax).
+	pidsMax *os.File
 	// cgroupFiles are the cgroup's tasks files, opened for the C init of
 	// an exec to join by (it cannot reach the host's); cgroupFds are its
 	// fd numbers of them.
@@ -302,6 +308,8 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 	}
 	if ic.cinit {
 		cmd.Env = append(cmd.Env, "_TABOX_CINIT=1")
+	} else if goInitGetsPidsMax(ic) {
+		cmd.Env = append(cmd.Env, "_TABOX_PIDSFD=1")
 	}
 	if plan.unshareFlags != 0 {
 		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
@@ -338,6 +346,10 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		setInitCredential(cmd.SysProcAttr, cfg)
 	}
 
+	if ic.cgroupDir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(ic.cgroupDir.Fd())
+	}
 	if plan.pidNS != nil || plan.forkInNS {
 		// Go's fork checks the parent-death signal against getppid(),
 		// which is 0 in a joined PID namespace (the parent is outside it):
@@ -541,4 +553,25 @@ func waitStatus(ws syscall.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// goInitGetsPidsMax reports whether the Go init of a container gets its
+// pids.max from tabox: with a pids limit, which it writes last.
+func goInitGetsPidsMax(ic *initConfig) bool {
+	cg := ic.Config.Cgroup
+	return !ic.cinit && !ic.Exec && cg != nil && cg.Resources != nil && cg.Resources.PidsLimit != nil
+}
+
+// sendPidsMax opens the container's pids.max and sends it to the Go init,
+// ahead of the config, with one byte.
+func sendPidsMax(p *initProcess, paths map[string]string) error {
+	f, err := openPidsMax(paths)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Sendmsg(p.sync.fd, []byte{'P'}, unix.UnixRights(int(f.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("send pids.max to the container init: %w", err)
+	}
+	return nil
 }

@@ -220,7 +220,6 @@ struct config {
 	uint8_t cgroup_wait;
 	char *cpu_file;
 	uint8_t cpu_is_stat;
-	char *pids_file, *pids_value;
 	char *cwd;
 	char **args, **env;
 	uint32_t uid, gid, ngroups;
@@ -328,8 +327,6 @@ static void read_config(struct config *c)
 	c->cgroup_wait = rd_u8(&r);
 	c->cpu_file = rd_str(&r);
 	c->cpu_is_stat = rd_u8(&r);
-	c->pids_file = rd_str(&r);
-	c->pids_value = rd_str(&r);
 	c->cwd = rd_str(&r);
 	c->args = rd_strs(&r, NULL);
 	c->env = rd_strs(&r, NULL);
@@ -754,11 +751,11 @@ static int bind_path(const char *src, const char *dst, unsigned long flags)
 
 // The cgroup's files, which tabox create opens (a container in a user
 // namespace could not) and sends with the byte that says the cgroup is
-// made: the tasks file of each v1 hierarchy, then the CPU usage file and
-// pids.max when the config names them.
+// made: the tasks file of each v1 hierarchy, then the CPU usage file when
+// the config names one.
 static int cgroup_waited;
 static int *tasks_fds; // ends with -1
-static int cpu_fd = -1, pids_fd = -1;
+static int cpu_fd = -1;
 
 // wait_cgroup waits, once, for tabox create to make the cgroup: it does
 // while the init mounts.
@@ -770,7 +767,7 @@ static int wait_cgroup(struct config *c)
 	size_t ntasks = 0;
 	while (c->tasks[ntasks] != NULL)
 		ntasks++;
-	size_t want = ntasks + (*c->cpu_file != '\0') + (*c->pids_file != '\0');
+	size_t want = ntasks + (*c->cpu_file != '\0');
 	if (want > 64)
 		return fail("too many cgroup files");
 	char b;
@@ -804,8 +801,6 @@ static int wait_cgroup(struct config *c)
 	tasks_fds[ntasks] = -1;
 	if (*c->cpu_file != '\0')
 		memcpy(&cpu_fd, &fds[i++], sizeof(int));
-	if (*c->pids_file != '\0')
-		memcpy(&pids_fd, &fds[i++], sizeof(int));
 	return 0;
 }
 
@@ -1358,7 +1353,7 @@ void tabox_cinit(int sync_fd, int forked)
 	// tabox create has made them.
 	if (c.cgroup_wait)
 		step("cgroup", wait_cgroup(&c));
-	int cpu = cpu_fd, pids = pids_fd;
+	int cpu = cpu_fd;
 	step("pivot_root", do_pivot_root(c.rootfs));
 	close(root_fd);
 	close(devnull_fd);
@@ -1400,10 +1395,6 @@ void tabox_cinit(int sync_fd, int forked)
 	cfd = -1;
 	if (c.bpf_len > 0 && c.nnp && load_seccomp(&c) < 0) {
 		dprintf(w, "Eseccomp: %s", errbuf);
-		_exit(255);
-	}
-	if (pids >= 0 && write(pids, c.pids_value, strlen(c.pids_value)) < 0) {
-		dprintf(w, "Epids limit: %s", errstr(errno));
 		_exit(255);
 	}
 	if (cpu >= 0) {
