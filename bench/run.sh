@@ -303,23 +303,34 @@ inner() {
 		done
 	done
 
+	# Every move of a process into a cgroup takes the kernel's cgroup
+	# thread-group lock, which, when it has been idle, first waits for an
+	# RCU grace period (several ms here); for about a grace period after
+	# a move, the next move does not wait. Interleaved, whether a runtime
+	# finds the lock warm would depend on what ran before it: every
+	# measured command starts after the same idle pause (COLD, longer than
+	# a grace period), or, in the "warm" rows, right after a move (WARM).
+	local COLD=(--prepare "sleep 0.03") WARM=(--prepare "$TOOL prime")
+
 	# 1: run, four configs; the floor (7) interleaved with 1a.
 	local floor="unshare --pid --fork --mount --uts --ipc --net chroot $R /bin/true"
-	for v in "run_default def 1a run /bin/true, default namespaces" \
-		"run_userns userns 1b run, + user namespace" \
-		"run_limits limits 1c run, + memory and pids limits" \
-		"run_seccomp seccomp 1d run, + seccomp profile"; do
-		read -r key name label <<<"$v"
+	for v in "run_default def cold 1a run /bin/true, default namespaces" \
+		"run_userns userns cold 1b run, + user namespace" \
+		"run_limits limits cold 1c run, + memory and pids limits" \
+		"run_seccomp seccomp cold 1d run, + seccomp profile" \
+		"run_warm def warm 1e run /bin/true, cgroup lock warm"; do
+		read -r key name lock label <<<"$v"
 		log "$label ($RUNS runs each)"
 		row "$key" ms "$label"
-		local cmds=()
+		local cmds=() prep=("${COLD[@]}")
+		[ "$lock" = warm ] && prep=("${WARM[@]}")
 		for rt in "${RTS[@]}"; do
 			cmds+=("$(rt_cmd "$rt") run --bundle $T/b/$name $P-$name-$rt-{i}")
 		done
 		if [ "$key" = run_default ]; then
-			hyper "$key" tabox,crun,runc,floor -P i 1 "$RUNS" "${cmds[@]}" "$floor"
+			hyper "$key" tabox,crun,runc,floor "${prep[@]}" -P i 1 "$RUNS" "${cmds[@]}" "$floor"
 		else
-			hyper "$key" tabox,crun,runc -P i 1 "$RUNS" "${cmds[@]}"
+			hyper "$key" tabox,crun,runc "${prep[@]}" -P i 1 "$RUNS" "${cmds[@]}"
 		fi
 	done
 
@@ -328,7 +339,7 @@ inner() {
 	local RT="$T/bin/{rt} --root $T/state/{rt}"
 	log "2 create, start, delete ($PHASE_RUNS runs each)"
 	row create ms "2a create"
-	hyper create "" -L rt tabox,crun,runc -L i "$(ilist "$PHASE_RUNS")" \
+	hyper create "" -L rt tabox,crun,runc -L i "$(ilist "$PHASE_RUNS")" "${COLD[@]}" \
 		--cleanup "bash $SELF __helper rm $P-create-{rt}-{i} {rt}" \
 		"$RT create --bundle $T/b/def $P-create-{rt}-{i}"
 	row start ms "2b start"
@@ -357,7 +368,12 @@ inner() {
 	hyper exec "" -L rt "$(
 		IFS=,
 		echo "${exec_rts[*]}"
-	)" -L i "$(ilist "$EXEC_RUNS")" "$RT exec $P-exec-{rt} /bin/true"
+	)" -L i "$(ilist "$EXEC_RUNS")" "${COLD[@]}" "$RT exec $P-exec-{rt} /bin/true"
+	row exec_warm ms "3b exec, cgroup lock warm"
+	hyper exec_warm "" -L rt "$(
+		IFS=,
+		echo "${exec_rts[*]}"
+	)" -L i "$(ilist "$EXEC_RUNS")" "${WARM[@]}" "$RT exec $P-exec-{rt} /bin/true"
 	for rt in "${exec_rts[@]}"; do helper_rm "$P-exec-$rt" "$rt"; done
 
 	# 4: many containers, one after another and all at once.
