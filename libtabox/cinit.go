@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/cgroups"
 	"github.com/tabox/tabox/libtabox/capability"
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +58,9 @@ func useCInit(ic *initConfig, opts *CreateOpts) bool {
 	if !cfg.HasNamespace(NEWNS) || cfg.NoPivot || cfg.HasNamespace(NEWTIME) || len(cfg.TimeOffsets) > 0 {
 		return false
 	}
-	if path, ok := cfg.NamespacePath(NEWCGROUP); ok && path == "" {
+	// A cgroup namespace, new or joined, changes the cgroup mount (new
+	// hierarchies rather than the container's directories bound).
+	if cfg.HasNamespace(NEWCGROUP) {
 		return false
 	}
 	if path, ok := cfg.NamespacePath(NEWUSER); ok {
@@ -97,8 +101,12 @@ var haveOpenat2 = sync.OnceValue(func() bool {
 })
 
 // cinitEnc builds the C init's configuration: little-endian integers, and
-// strings as a length, the bytes and a NUL.
-type cinitEnc struct{ b []byte }
+// strings as a length, the bytes and a NUL. A string with a NUL of its own
+// is an error (err): C would see less of it than tabox checked.
+type cinitEnc struct {
+	b   []byte
+	err error
+}
 
 func (e *cinitEnc) u8(v bool) {
 	if v {
@@ -110,6 +118,9 @@ func (e *cinitEnc) u8(v bool) {
 func (e *cinitEnc) u32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
 func (e *cinitEnc) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 func (e *cinitEnc) str(s string) {
+	if strings.IndexByte(s, 0) >= 0 && e.err == nil {
+		e.err = fmt.Errorf("%q: a NUL byte in a string of the config", s)
+	}
 	e.u32(uint32(len(s)))
 	e.b = append(e.b, s...)
 	e.b = append(e.b, 0)
@@ -131,9 +142,15 @@ func capMask(caps []int) uint64 {
 
 // canCloneIntoCgroup reports whether tabox starts the C init in the
 // container's v2 cgroup (clone3 CLONE_INTO_CGROUP, Linux 5.7): as root of
-// the host, to which every cgroup is open.
-func canCloneIntoCgroup() bool {
-	return os.Geteuid() == 0 && !InUserNS()
+// the host, to which every cgroup is open, and unless that cgroup has a
+// pids limit (a fork into it counts against the limit, where a move does
+// not: an exec into a container at its limit must still work).
+func canCloneIntoCgroup(c *Cgroup) bool {
+	if os.Geteuid() != 0 || InUserNS() {
+		return false
+	}
+	r := c.Resources
+	return !(cgroups.IsCgroup2UnifiedMode() && r != nil && r.PidsLimit != nil && *r.PidsLimit > 0)
 }
 
 // encodeCInit encodes ic for the C init; useCInit(ic) holds.
@@ -272,6 +289,9 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 		e.u32(0)
 	}
 	e.u32(cinitMagic)
+	if e.err != nil {
+		return nil, e.err
+	}
 	binary.LittleEndian.PutUint32(e.b[0:], cinitMagic)
 	binary.LittleEndian.PutUint32(e.b[4:], uint32(len(e.b)-8))
 	return e.b, nil

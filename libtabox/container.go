@@ -143,7 +143,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	// and is born in a v2 one (clone3 CLONE_INTO_CGROUP), which then
 	// exists before it starts. The Go init is moved by pid; the wait is
 	// paid early, by a no-op move of tabox.
-	bornIn := ic.cinit && cfg.Cgroup != nil && canCloneIntoCgroup()
+	bornIn := ic.cinit && cfg.Cgroup != nil && canCloneIntoCgroup(cfg.Cgroup)
 	if cfg.Cgroup != nil && !ic.cinit {
 		go primeCgroupMigration()
 	}

@@ -115,7 +115,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	// one; any other join is a move by pid, whose wait this pays early
 	// (see Create).
 	paths := s.CgroupPaths
-	cinitJoins := ic.cinit && len(paths) > 0 && (paths[""] == "" || canCloneIntoCgroup())
+	cinitJoins := ic.cinit && len(paths) > 0 && (paths[""] == "" || (cfg.Cgroup != nil && canCloneIntoCgroup(cfg.Cgroup)))
 	if cinitJoins {
 		files, err := openFiles(tasksFiles(paths), os.O_WRONLY)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -548,13 +549,37 @@ func (r *rootfs) createDevice(d *Device) error {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	// mknod applies the umask: set the mode the config asks for.
-	if err := unix.Fchmodat(int(dir.Fd()), name, d.FileMode&0o7777, 0); err != nil {
+	if err := chmodNoFollow(int(dir.Fd()), name, d.FileMode&0o7777); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
 	if err := unix.Fchownat(int(dir.Fd()), name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	return nil
+}
+
+// chmodNoFollow changes the mode of name in dir, never through a symlink
+// raced in its place (before pivot_root, one would lead to the host):
+// fchmodat2 with AT_SYMLINK_NOFOLLOW (Linux 6.6), else through an O_PATH
+// fd of the node itself, refusing a symlink.
+func chmodNoFollow(dir int, name string, mode uint32) error {
+	err := unix.Fchmodat(dir, name, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.ELOOP
+	}
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }
 
 // maskPaths hides each masked path: a read-only tmpfs over a directory,

@@ -308,6 +308,13 @@ func convertUTS(c *libtabox.Config, spec *specs.Spec) error {
 	if spec.Domainname != "" && !hasUTS {
 		return errors.New("domainname: unable to set domainname without a private UTS namespace")
 	}
+	// The kernel takes the bytes as they are: one name with a NUL inside
+	// would read as another.
+	for _, f := range []struct{ name, value string }{{"hostname", spec.Hostname}, {"domainname", spec.Domainname}} {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			return fmt.Errorf("%s %q: contains a NUL byte", f.name, f.value)
+		}
+	}
 	c.Hostname = spec.Hostname
 	c.Domainname = spec.Domainname
 	return nil

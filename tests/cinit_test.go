@@ -119,3 +119,69 @@ func TestUserNSCgroup(t *testing.T) {
 	}
 	deleteContainer(t, id, true)
 }
+
+// TestInitBadStrings: strings the kernel cannot take (a NUL inside) or too
+// long for it fail create with one line and leave nothing behind; they
+// never reach a mount with less of the string than was checked (a bind
+// onto "/proc\x00" is not one onto /proc).
+func TestInitBadStrings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+		want   string
+	}{
+		{"nul-destination", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc\x00", Type: "bind", Source: "/etc", Options: []string{"rbind"}})
+		}, "NUL"},
+		{"nul-hostname", func(s *specs.Spec) { s.Hostname = "abc\x00def" }, "NUL"},
+		{"long-mount-source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs",
+				Source: strings.Repeat("s", 12000), Options: []string{"size=" + strings.Repeat("9", 4000)}})
+		}, "mount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bundle := newBundle(t, tc.mutate)
+			id := newID(t)
+			_, stderr, code := tabox(t, "create", "--bundle", bundle, id)
+			assertOneLineError(t, stderr, code, tc.want)
+			if strings.Contains(stderr, "exited during setup") {
+				t.Errorf("the init died instead of reporting: %s", stderr)
+			}
+			assertNoLeftovers(t, rootDir(t), id)
+		})
+	}
+}
+
+// TestInitLargeState: the state tabox hands the init during create (with
+// the annotations) may be of any size.
+func TestInitLargeState(t *testing.T) {
+	t.Parallel()
+	out := runArgs(t, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"big": strings.Repeat("a", 70000)}
+	}, "testinit", "echo", "ran")
+	if strings.TrimSpace(out) != "ran" {
+		t.Errorf("output %q, want ran", out)
+	}
+}
+
+// TestInitSeccompDeniesFaccessat2: a profile that denies faccessat2 with
+// EPERM (older Docker defaults do), loaded before the program is looked up
+// (no noNewPrivileges), still lets the program run: the lookup does not
+// depend on faccessat2.
+func TestInitSeccompDeniesFaccessat2(t *testing.T) {
+	t.Parallel()
+	eperm := uint(1)
+	out := runArgs(t, func(s *specs.Spec) {
+		s.Process.NoNewPrivileges = false
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"faccessat2"}, Action: specs.ActErrno, ErrnoRet: &eperm}},
+		}
+	}, "testinit", "echo", "ran")
+	if strings.TrimSpace(out) != "ran" {
+		t.Errorf("output %q, want ran", out)
+	}
+}

@@ -55,16 +55,32 @@ static char errbuf[4096];
 
 // --- errors ------------------------------------------------------------
 
+// appendf appends to the string of len bytes in buf (size n), clamped:
+// what does not fit is cut off, and the result is always terminated.
+static size_t __attribute__((format(printf, 4, 5))) appendf(char *buf, size_t n, size_t len, const char *fmt, ...)
+{
+	if (len >= n)
+		return n - 1;
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		return len;
+	len += (size_t)w;
+	return len >= n ? n - 1 : len;
+}
+
 // json_put appends s to the JSON string being built in out, escaped.
 static size_t json_put(char *out, size_t n, size_t len, const char *s)
 {
-	for (; *s != '\0' && len + 8 < n; s++) {
+	for (; *s != '\0' && len + 16 < n; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			out[len++] = '\\';
 			out[len++] = (char)c;
 		} else if (c < 0x20) {
-			len += (size_t)snprintf(out + len, n - len, "\\u%04x", c);
+			len = appendf(out, n, len, "\\u%04x", c);
 		} else {
 			out[len++] = (char)c;
 		}
@@ -78,11 +94,13 @@ static size_t json_put(char *out, size_t n, size_t len, const char *s)
 static void __attribute__((noreturn)) die(void)
 {
 	char msg[8192];
-	size_t len = (size_t)snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"error\":{\"step\":\"");
-	len = json_put(msg, sizeof(msg), len, cur_step);
-	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "\",\"message\":\"");
-	len = json_put(msg, sizeof(msg), len, errbuf);
-	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "\"}}\n");
+	// The message is cut to leave room for the JSON's closing characters.
+	const size_t room = sizeof(msg) - 8;
+	size_t len = appendf(msg, room, 0, "{\"type\":\"error\",\"error\":{\"step\":\"");
+	len = json_put(msg, room, len, cur_step);
+	len = appendf(msg, room, len, "\",\"message\":\"");
+	len = json_put(msg, room, len, errbuf);
+	len = appendf(msg, sizeof(msg), len, "\"}}\n");
 	if (cfd < 0 || write(cfd, msg, len) != (ssize_t)len)
 		dprintf(2, "tabox init: %s: %s\n", cur_step, errbuf);
 	_exit(255);
@@ -132,6 +150,17 @@ static void bad_config(void)
 	die();
 }
 
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p == NULL) {
+		cur_step = "init";
+		fail("out of memory");
+		die();
+	}
+	return p;
+}
+
 static uint64_t rd_n(struct rd *r, int size)
 {
 	uint64_t v = 0;
@@ -149,7 +178,7 @@ static uint64_t rd_n(struct rd *r, int size)
 static char *rd_str(struct rd *r)
 {
 	uint32_t n = rd_u32(r);
-	if ((uint64_t)(r->end - r->p) < (uint64_t)n + 1 || r->p[n] != '\0')
+	if ((uint64_t)(r->end - r->p) < (uint64_t)n + 1 || r->p[n] != '\0' || memchr(r->p, '\0', n) != NULL)
 		bad_config();
 	char *s = r->p;
 	r->p += n + 1;
@@ -161,7 +190,7 @@ static char **rd_strs(struct rd *r, uint32_t *count)
 	uint32_t n = rd_u32(r);
 	if (n > 1u << 20)
 		bad_config();
-	char **v = calloc(n + 1, sizeof(char *));
+	char **v = xcalloc(n + 1, sizeof(char *));
 	if (v == NULL)
 		bad_config();
 	for (uint32_t i = 0; i < n; i++)
@@ -248,9 +277,7 @@ static void read_config(struct config *c)
 	}
 	if (hdr[0] != CINIT_MAGIC || hdr[1] > 64u << 20)
 		bad_config();
-	char *buf = malloc(hdr[1] + 1);
-	if (buf == NULL)
-		bad_config();
+	char *buf = xcalloc(1, hdr[1] + 1);
 	for (got = 0; got < hdr[1];) {
 		ssize_t n = read(cfd, buf + got, hdr[1] - got);
 		if (n <= 0)
@@ -263,7 +290,7 @@ static void read_config(struct config *c)
 	c->ntask_fds = rd_u32(&r);
 	if (c->ntask_fds > 64)
 		bad_config();
-	c->task_fds = calloc(c->ntask_fds + 1, sizeof(int));
+	c->task_fds = xcalloc(c->ntask_fds + 1, sizeof(int));
 	for (uint32_t i = 0; i < c->ntask_fds; i++)
 		c->task_fds[i] = (int)rd_u32(&r);
 	c->id = rd_str(&r);
@@ -278,7 +305,7 @@ static void read_config(struct config *c)
 	c->nmounts = rd_u32(&r);
 	if (c->nmounts > 1u << 16)
 		bad_config();
-	c->mounts = calloc(c->nmounts + 1, sizeof(struct cmount));
+	c->mounts = xcalloc(c->nmounts + 1, sizeof(struct cmount));
 	for (uint32_t i = 0; i < c->nmounts; i++) {
 		struct cmount *m = &c->mounts[i];
 		m->kind = rd_u8(&r);
@@ -289,9 +316,9 @@ static void read_config(struct config *c)
 		m->flags = rd_u64(&r);
 		m->clear = rd_u64(&r);
 		m->nprop = rd_u32(&r);
-		if (m->nprop > 16)
+		if (m->nprop > 64)
 			bad_config();
-		m->prop = calloc(m->nprop + 1, sizeof(uint64_t));
+		m->prop = xcalloc(m->nprop + 1, sizeof(uint64_t));
 		for (uint32_t j = 0; j < m->nprop; j++)
 			m->prop[j] = rd_u64(&r);
 	}
@@ -300,7 +327,7 @@ static void read_config(struct config *c)
 	c->ncg = rd_u32(&r);
 	if (c->ncg > 256)
 		bad_config();
-	c->cg = calloc(c->ncg + 1, sizeof(struct cgbind));
+	c->cg = xcalloc(c->ncg + 1, sizeof(struct cgbind));
 	for (uint32_t i = 0; i < c->ncg; i++) {
 		c->cg[i].name = rd_str(&r);
 		c->cg[i].source = rd_str(&r);
@@ -309,7 +336,7 @@ static void read_config(struct config *c)
 	c->ndev = rd_u32(&r);
 	if (c->ndev > 1u << 16)
 		bad_config();
-	c->dev = calloc(c->ndev + 1, sizeof(struct cdevice));
+	c->dev = xcalloc(c->ndev + 1, sizeof(struct cdevice));
 	for (uint32_t i = 0; i < c->ndev; i++) {
 		struct cdevice *d = &c->dev[i];
 		d->path = rd_str(&r);
@@ -335,7 +362,7 @@ static void read_config(struct config *c)
 	c->ngroups = rd_u32(&r);
 	if (c->ngroups > 65536)
 		bad_config();
-	c->groups = calloc(c->ngroups + 1, sizeof(gid_t));
+	c->groups = xcalloc(c->ngroups + 1, sizeof(gid_t));
 	for (uint32_t i = 0; i < c->ngroups; i++)
 		c->groups[i] = rd_u32(&r);
 	c->has_umask = rd_u8(&r);
@@ -353,9 +380,11 @@ static void read_config(struct config *c)
 	if (nbytes % sizeof(struct sock_filter) != 0 || (uint64_t)(r.end - r.p) < nbytes)
 		bad_config();
 	c->bpf_len = nbytes / sizeof(struct sock_filter);
+	if (c->bpf_len > BPF_MAXINSNS)
+		bad_config();
 	if (c->bpf_len > 0) {
 		// Aligned for the kernel's copy, whatever the offset in buf.
-		c->bpf = malloc(nbytes);
+		c->bpf = xcalloc(1, nbytes);
 		memcpy(c->bpf, r.p, nbytes);
 	}
 	r.p += nbytes;
@@ -375,30 +404,33 @@ static int send_msg(const char *type)
 }
 
 // expect reads one message (a line) from tabox and checks its type; the
-// state JSON it may carry is only for hooks, which this init never runs.
+// state JSON it may carry, of any length, is only for hooks, which this
+// init never runs: only the start of the line is kept. tabox sends nothing
+// more until the init answers, so nothing past the newline is read.
 static int expect(const char *type)
 {
-	char want[64];
-	static char buf[1 << 16];
-	size_t len = 0;
+	char want[64], head[64], buf[4096];
+	size_t have = 0;
 	snprintf(want, sizeof(want), "{\"type\":\"%s\"", type);
 	for (;;) {
-		ssize_t n = read(cfd, buf + len, sizeof(buf) - 1 - len);
+		ssize_t n = read(cfd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return failerr("waiting for tabox");
 		if (n == 0)
 			return fail("waiting for tabox: EOF");
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len) != NULL)
+		size_t take = (size_t)n;
+		if (take > sizeof(head) - 1 - have)
+			take = sizeof(head) - 1 - have;
+		memcpy(head + have, buf, take);
+		have += take;
+		if (memchr(buf, '\n', (size_t)n) != NULL)
 			break;
-		if (len >= sizeof(buf) - 1)
-			return fail("waiting for tabox: message too long");
 	}
-	if (strncmp(buf, want, strlen(want)) != 0)
-		return fail("waiting for tabox: got %.60s, want %s", buf, type);
+	head[have] = '\0';
+	if (strncmp(head, want, strlen(want)) != 0)
+		return fail("waiting for tabox: got %.60s, want %s", head, type);
 	return 0;
 }
 
@@ -422,9 +454,10 @@ static int open_in_root(const char *path, uint64_t flags)
 		.flags = flags | O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	for (;;) {
+	// EAGAIN: a rename raced the lookup; a few more tries, not forever.
+	for (int tries = 0;; tries++) {
 		int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-		if (fd < 0 && (errno == EAGAIN || errno == EINTR))
+		if (fd < 0 && (errno == EINTR || (errno == EAGAIN && tries < 128)))
 			continue;
 		return fd;
 	}
@@ -613,23 +646,23 @@ static int do_mount(const char *src, const char *dst, const char *type, unsigned
 		unsigned long left = flags;
 		for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
 			if (left & flag_names[i].flag) {
-				len += (size_t)snprintf(f + len, sizeof(f) - len, "%s%s", len ? "|" : "", flag_names[i].name);
+				len = appendf(f, sizeof(f), len, "%s%s", len ? "|" : "", flag_names[i].name);
 				left &= ~flag_names[i].flag;
 			}
 		}
 		if (left)
-			snprintf(f + len, sizeof(f) - len, "%s%#lx", len ? "|" : "", left);
-		char head[PATH_MAX + 64] = "mount";
+			appendf(f, sizeof(f), len, "%s%#lx", len ? "|" : "", left);
+		char head[2048] = "mount";
 		size_t h = 5;
 		if (src != NULL && *src != '\0')
-			h += (size_t)snprintf(head + h, sizeof(head) - h, " %s", src);
-		h += (size_t)snprintf(head + h, sizeof(head) - h, " on %s", dst);
+			h = appendf(head, sizeof(head), h, " %s", src);
+		h = appendf(head, sizeof(head), h, " on %s", dst);
 		if (type != NULL && *type != '\0')
-			h += (size_t)snprintf(head + h, sizeof(head) - h, " type %s", type);
+			h = appendf(head, sizeof(head), h, " type %s", type);
 		if (flags)
-			h += (size_t)snprintf(head + h, sizeof(head) - h, " flags %s", f);
+			h = appendf(head, sizeof(head), h, " flags %s", f);
 		if (data != NULL && *data != '\0')
-			snprintf(head + h, sizeof(head) - h, " data \"%s\"", data);
+			appendf(head, sizeof(head), h, " data \"%s\"", data);
 		errno = err;
 		return failerr("%s", head);
 	}
@@ -794,7 +827,7 @@ static int wait_cgroup(struct config *c)
 	}
 	if (got != want || (msg.msg_flags & MSG_CTRUNC))
 		return fail("waiting for tabox: %zu cgroup files, want %zu", got, want);
-	tasks_fds = calloc(ntasks + 1, sizeof(int));
+	tasks_fds = xcalloc(ntasks + 1, sizeof(int));
 	size_t i = 0;
 	for (; i < ntasks; i++)
 		memcpy(&tasks_fds[i], &fds[i], sizeof(int));
@@ -830,7 +863,11 @@ static int mount_cgroup(struct config *c, const struct cmount *m)
 		return -1;
 	for (uint32_t i = 0; i < c->ncg; i++) {
 		char target[PATH_MAX];
-		snprintf(target, sizeof(target), "%s/%s", m->dest, c->cg[i].name);
+		int w = snprintf(target, sizeof(target), "%s/%s", m->dest, c->cg[i].name);
+		if (w < 0 || w >= (int)sizeof(target)) {
+			errno = ENAMETOOLONG;
+			return failerr("%s", m->dest);
+		}
 		if (bind_path(c->cg[i].source, target, flags) < 0)
 			return -1;
 	}
@@ -966,6 +1003,37 @@ static int prepare_rootfs(struct config *c)
 
 // --- devices -------------------------------------------------------------
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+// chmod_nofollow changes the mode of name in dir, never through a symlink
+// raced in its place (this runs before pivot_root, where a symlink would
+// lead to the host): fchmodat2 with AT_SYMLINK_NOFOLLOW (Linux 6.6), else
+// through an O_PATH fd of the node itself, refusing a symlink.
+static int chmod_nofollow(int dir, const char *name, mode_t mode)
+{
+	if (syscall(SYS_fchmodat2, dir, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	int fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int rc = fstat(fd, &st);
+	if (rc == 0 && S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = chmod(fdpath(fd), mode);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
 static int create_device(struct config *c, const struct cdevice *d)
 {
 	char clean[PATH_MAX], dirpath[PATH_MAX];
@@ -993,7 +1061,7 @@ static int create_device(struct config *c, const struct cdevice *d)
 	if (mknodat(rdir, name, d->mode, makedev(d->major, d->minor)) < 0) {
 		if (errno != EEXIST)
 			rc = failerr("mknod");
-	} else if (fchmodat(rdir, name, d->mode & 07777, 0) < 0) {
+	} else if (chmod_nofollow(rdir, name, d->mode & 07777) < 0) {
 		rc = failerr("chmod");
 	} else if (fchownat(rdir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = failerr("chown");
@@ -1239,7 +1307,11 @@ static int check_executable(const char *path)
 		errno = EISDIR;
 		return -1;
 	}
-	return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS);
+	// Real and effective ids are the same here: the faccessat system call
+	// of old checks the same. glibc's faccessat() tries faccessat2 first
+	// and falls back only on ENOSYS, and a seccomp profile may deny
+	// faccessat2 with EPERM.
+	return (int)syscall(SYS_faccessat, AT_FDCWD, path, X_OK);
 }
 
 static int look_path(struct config *c, char *out)
@@ -1248,6 +1320,10 @@ static int look_path(struct config *c, char *out)
 	if (name == NULL)
 		return fail("no process args");
 	if (strchr(name, '/') != NULL) {
+		if (strlen(name) >= PATH_MAX) {
+			errno = ENAMETOOLONG;
+			return failerr("%s", name);
+		}
 		if (check_executable(name) < 0)
 			return failerr("%s", name);
 		snprintf(out, PATH_MAX, "%s", name);
@@ -1261,11 +1337,12 @@ static int look_path(struct config *c, char *out)
 	for (;;) {
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int w;
 		if (n == 0)
-			snprintf(out, PATH_MAX, "./%s", name);
+			w = snprintf(out, PATH_MAX, "./%s", name);
 		else
-			snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, name);
-		if (check_executable(out) == 0)
+			w = snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, name);
+		if (w >= 0 && w < PATH_MAX && check_executable(out) == 0)
 			return 0;
 		if (end == NULL)
 			break;
