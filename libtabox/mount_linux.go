@@ -225,3 +225,43 @@ func mountAttrString(attr uint64) string {
 	}
 	return strings.Join(names, "|")
 }
+
+// msAttrs turns the per-mount MS_* flags into MOUNT_ATTR_* ones.
+func msAttrs(f uintptr) uint64 {
+	var a uint64
+	for _, m := range []struct {
+		ms   uintptr
+		attr uint64
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	} {
+		if f&m.ms != 0 {
+			a |= m.attr
+		}
+	}
+	return a
+}
+
+// setTreeAttrs sets the flags set and clears clear on the mount tree (its
+// top, or every mount of it when recursive): what a bind remount does, but
+// on the tree's fd rather than on a path looked up again.
+func setTreeAttrs(tree *os.File, name string, set, clear uintptr, recursive bool) error {
+	attr := unix.MountAttr{Attr_set: msAttrs(set), Attr_clr: msAttrs(clear) &^ msAttrs(set)}
+	if set&(unix.MS_NOATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) != 0 {
+		attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		switch {
+		case set&unix.MS_NOATIME != 0:
+			attr.Attr_set |= unix.MOUNT_ATTR_NOATIME
+		case set&unix.MS_STRICTATIME != 0:
+			attr.Attr_set |= unix.MOUNT_ATTR_STRICTATIME
+		default:
+			attr.Attr_set |= unix.MOUNT_ATTR_RELATIME
+		}
+	}
+	if attr.Attr_set == 0 && attr.Attr_clr == 0 {
+		return nil
+	}
+	return mountSetattr(tree, name, recursive, &attr)
+}

@@ -274,25 +274,37 @@ func (r *rootfs) bindFrom(m *Mount, tree *os.File) error {
 		return err
 	}
 	defer dst.Close()
-	if tree != nil {
-		err = moveMount(tree, dst)
-	} else {
-		err = mountFd(m.Source, dst, "", unix.MS_BIND|(m.Flags&unix.MS_REC), "")
-	}
-	if err != nil {
-		return err
-	}
-	if extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 || m.ClearFlags != 0 {
-		if err := r.remount(m.Destination, extra, m.ClearFlags); err != nil {
+	// A detached copy of the source, its flags set on it (and ro, nosuid,
+	// nodev, noexec on every submount of a recursive bind: a writable
+	// submount of a read-only tree is a hole, CVE-2023-25809), attached
+	// onto the resolved destination: nothing is looked up again by path,
+	// so a rename raced in cannot make the flags land on another mount.
+	if tree == nil {
+		if tree, err = openTree(m.Source, m.Flags&unix.MS_REC != 0); err != nil {
 			return err
 		}
-		if m.Flags&unix.MS_REC != 0 {
-			if err := r.restrictTree(m.Destination, extra); err != nil {
-				return err
-			}
+		defer tree.Close()
+	}
+	extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if err := setTreeAttrs(tree, m.Destination, extra, m.ClearFlags, false); err != nil {
+		return err
+	}
+	if m.Flags&unix.MS_REC != 0 {
+		restrict := extra & (unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+		if err := setTreeAttrs(tree, m.Destination, restrict, 0, true); err != nil {
+			return err
 		}
 	}
-	return r.propagate(m)
+	if err := moveMount(tree, dst); err != nil {
+		return err
+	}
+	// Attached, the tree's fd is the new mount: propagation goes there.
+	for _, p := range m.PropagationFlags {
+		if err := mountFd("", tree, "", p, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func bindSourceIsDir(src string, tree *os.File) (bool, error) {
@@ -308,34 +320,6 @@ func bindSourceIsDir(src string, tree *os.File) (bool, error) {
 		return false, fmt.Errorf("stat %s: %w", tree.Name(), err)
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
-}
-
-// restrictTree applies ro, nosuid, nodev and noexec to every mount of a
-// recursive bind, not only to its top: a remount changes one mount, and a
-// writable submount of a read-only tree is a hole (the host's cgroup tree
-// under an "rbind,ro" /sys, CVE-2023-25809).
-func (r *rootfs) restrictTree(path string, flags uintptr) error {
-	var attr uint64
-	for _, f := range []struct {
-		ms   uintptr
-		attr uint64
-	}{
-		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
-		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
-	} {
-		if flags&f.ms != 0 {
-			attr |= f.attr
-		}
-	}
-	if attr == 0 {
-		return nil
-	}
-	top, err := pathrs.OpenatInRoot(r.fd, path)
-	if err != nil {
-		return err
-	}
-	defer top.Close()
-	return mountSetattr(top, path, true, &unix.MountAttr{Attr_set: attr})
 }
 
 // remount changes the flags of the mount now at path (the top one). Flags
@@ -620,16 +604,28 @@ func (r *rootfs) readonlyPaths(paths []string) error {
 			}
 			return fmt.Errorf("make %s read-only: %w", p, err)
 		}
-		err = mountFd(fdPath(f), f, "", unix.MS_BIND|unix.MS_REC, "")
+		// A detached copy of what is there, made read-only, attached over
+		// it: the same file is never looked up again by path.
+		err = bindReadonly(f, p)
 		f.Close()
-		if err == nil {
-			err = r.remount(p, unix.MS_RDONLY, 0)
-		}
 		if err != nil {
 			return fmt.Errorf("make %s read-only: %w", p, err)
 		}
 	}
 	return nil
+}
+
+func bindReadonly(f *os.File, name string) error {
+	fd, err := unix.OpenTree(int(f.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: name, Err: err}
+	}
+	tree := os.NewFile(uintptr(fd), name)
+	defer tree.Close()
+	if err := setTreeAttrs(tree, name, unix.MS_RDONLY, 0, false); err != nil {
+		return err
+	}
+	return moveMount(tree, f)
 }
 
 // pivotRoot makes the rootfs the root and detaches the old one, with the

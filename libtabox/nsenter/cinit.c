@@ -705,38 +705,6 @@ static int remount(const char *path, unsigned long flags, unsigned long clear)
 	return rc;
 }
 
-// restrict_tree applies ro, nosuid, nodev and noexec to every mount of a
-// recursive bind, not only its top (CVE-2023-25809; see rootfs.go).
-static int restrict_tree(const char *path, unsigned long flags)
-{
-	uint64_t set = 0;
-	if (flags & MS_RDONLY)
-		set |= MOUNT_ATTR_RDONLY;
-	if (flags & MS_NOSUID)
-		set |= MOUNT_ATTR_NOSUID;
-	if (flags & MS_NODEV)
-		set |= MOUNT_ATTR_NODEV;
-	if (flags & MS_NOEXEC)
-		set |= MOUNT_ATTR_NOEXEC;
-	if (set == 0)
-		return 0;
-	int top = open_in_root(path, 0);
-	if (top < 0)
-		return failerr("open %s", path);
-	struct mount_attr attr = {.attr_set = set};
-	int rc;
-	do
-		rc = (int)syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
-	while (rc < 0 && errno == EINTR);
-	int err = errno;
-	close(top);
-	if (rc < 0) {
-		errno = err;
-		return failerr("mount_setattr %s recursively", path);
-	}
-	return 0;
-}
-
 static int propagate(const struct cmount *m)
 {
 	if (m->nprop == 0)
@@ -754,6 +722,62 @@ static int propagate(const struct cmount *m)
 	return 0;
 }
 
+// ms_attrs turns the per-mount MS_* flags into MOUNT_ATTR_* ones.
+static uint64_t ms_attrs(unsigned long f)
+{
+	uint64_t a = 0;
+	if (f & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (f & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (f & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (f & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	if (f & MS_NODIRATIME)
+		a |= MOUNT_ATTR_NODIRATIME;
+	return a;
+}
+
+// set_tree_attrs sets the flags set and clears clr on the mount tree (its
+// top, or every mount of it with recursive): what a bind remount does,
+// but on the tree's fd rather than on a path looked up again.
+static int set_tree_attrs(int tree, const char *what, unsigned long set, unsigned long clr, int recursive)
+{
+	struct mount_attr a = {.attr_set = ms_attrs(set), .attr_clr = ms_attrs(clr) & ~ms_attrs(set)};
+	if (set & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) {
+		a.attr_clr |= MOUNT_ATTR__ATIME;
+		a.attr_set |= (set & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (set & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+	}
+	if (a.attr_set == 0 && a.attr_clr == 0)
+		return 0;
+	int rc;
+	do
+		rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a));
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return failerr("mount_setattr %s%s", what, recursive ? " recursively" : "");
+	return 0;
+}
+
+// attach moves the detached tree onto the file or directory dst refers to.
+static int attach(int tree, int dst, const char *what)
+{
+	int rc;
+	do
+		rc = (int)syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return failerr("move_mount %s", what);
+	return 0;
+}
+
+// bind_mount binds the host path m->source at m->dest with the mount's
+// flags. The copy of the source is made detached (open_tree), its flags set
+// on it (and ro, nosuid, nodev, noexec on every submount of a recursive
+// bind, CVE-2023-25809), then attached onto the resolved destination:
+// nothing is looked up again by path once the destination is resolved, so
+// a rename raced in cannot make the flags land on another mount.
 static int bind_mount(const struct cmount *m)
 {
 	struct stat st;
@@ -762,18 +786,25 @@ static int bind_mount(const struct cmount *m)
 	int dst = S_ISDIR(st.st_mode) ? mkdir_in(m->dest) : create_file_in(m->dest);
 	if (dst < 0)
 		return -1;
-	int rc = do_mount(m->source, fdpath(dst), "", MS_BIND | (m->flags & MS_REC), "");
-	close(dst);
-	if (rc < 0)
-		return -1;
-	unsigned long extra = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
-	if (extra != 0 || m->clear != 0) {
-		if (remount(m->dest, extra, m->clear) < 0)
-			return -1;
-		if ((m->flags & MS_REC) && restrict_tree(m->dest, extra) < 0)
-			return -1;
+	int rec = (m->flags & MS_REC) != 0;
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+	if (tree < 0) {
+		int rc = failerr("open_tree %s", m->source);
+		close(dst);
+		return rc;
 	}
-	return propagate(m);
+	unsigned long extra = m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+	int rc = set_tree_attrs(tree, m->dest, extra, m->clear, 0);
+	if (rc == 0 && rec)
+		rc = set_tree_attrs(tree, m->dest, extra & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), 0, 1);
+	if (rc == 0)
+		rc = attach(tree, dst, m->dest);
+	close(dst);
+	// Attached, the tree's fd is the new mount: propagation goes there.
+	for (uint32_t i = 0; rc == 0 && i < m->nprop; i++)
+		rc = do_mount("", fdpath(tree), "", (unsigned long)m->prop[i], "");
+	close(tree);
+	return rc;
 }
 
 static int bind_path(const char *src, const char *dst, unsigned long flags)
@@ -1147,10 +1178,19 @@ static int readonly_paths(char **paths)
 				continue;
 			return failerr("make %s read-only", *paths);
 		}
-		int rc = do_mount(fdpath(f), fdpath(f), "", MS_BIND | MS_REC, "");
-		close(f);
+		// A detached copy of what is there, made read-only, attached over
+		// it: the same file is never looked up again by path.
+		int rc = 0;
+		int tree = (int)syscall(SYS_open_tree, f, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+		if (tree < 0)
+			rc = failerr("open_tree");
 		if (rc == 0)
-			rc = remount(*paths, MS_RDONLY, 0);
+			rc = set_tree_attrs(tree, *paths, MS_RDONLY, 0, 0);
+		if (rc == 0)
+			rc = attach(tree, f, *paths);
+		if (tree >= 0)
+			close(tree);
+		close(f);
 		if (rc < 0) {
 			char inner[sizeof(errbuf)];
 			memcpy(inner, errbuf, sizeof(inner));

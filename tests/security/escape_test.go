@@ -461,6 +461,100 @@ func Test04MountRace(t *testing.T) {
 	}
 }
 
+// Test15RemountRace (CVE-2021-30465 class): a racing process exchanges
+// the parent of read-only bind destinations with another directory, which
+// has mount points at the same names, while create runs, many times. A
+// bind's flags must be set on the bind itself: a runtime that binds onto
+// the resolved destination and then looks the path up again to remount it
+// read-only can remount the other mount, and leave the host directory
+// bound writable.
+func Test15RemountRace(t *testing.T) {
+	h := newHarness(t)
+	src := filepath.Join(h.newDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("rorace-src", src, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatalf("mount the bind source: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+	b := h.bundle(func(s *specs.Spec) {
+		// Mount points at the other directory's paths too: a remount that
+		// is redirected there finds a mount, and succeeds on the wrong one.
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/data2/ro", Type: "tmpfs", Source: "decoy"},
+			specs.Mount{Destination: "/data2/rro", Type: "tmpfs", Source: "decoy"},
+			specs.Mount{Destination: "/data/ro", Type: "bind", Source: src, Options: []string{"bind", "ro"}},
+			specs.Mount{Destination: "/data/rro", Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid"}})
+		s.Process.Args = attackerArgs([]string{"sleep", "60"})
+	})
+	rootfs := filepath.Join(b, "rootfs")
+	dir, other := filepath.Join(rootfs, "data"), filepath.Join(rootfs, "data2")
+	for _, d := range []string{"data/ro", "data/rro", "data2/ro", "data2/rro"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		swaps := 0
+		defer func() { done <- swaps }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE) == nil {
+				swaps++
+			}
+		}
+	}()
+	stopRace := func() int {
+		select {
+		case <-stop:
+			return 0
+		default:
+		}
+		close(stop)
+		return <-done
+	}
+	defer stopRace()
+	const iterations = 100
+	deadline := time.Now().Add(45 * time.Second)
+	created, refused, n := 0, 0, 0
+	for n = 0; n < iterations && time.Now().Before(deadline); n++ {
+		id, r := h.create(b)
+		if r.code != 0 {
+			refused++
+			continue
+		}
+		created++
+		pid := h.state(id).Pid
+		mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+		for _, l := range strings.Split(string(mi), "\n") {
+			pre, post, _ := strings.Cut(l, " - ")
+			f, g := strings.Fields(pre), strings.Fields(post)
+			if len(f) < 6 || len(g) < 2 || g[1] != "rorace-src" {
+				continue
+			}
+			if opts := strings.Split(f[5], ","); opts[0] != "ro" {
+				t.Errorf("ATTACK WORKED (create %d): the host directory is bound writable at %s: %s", n, f[4], l)
+			}
+		}
+		h.deleteForce(id, b)
+	}
+	swaps := stopRace()
+	t.Logf("%d creates under the race (%d swaps): %d created, %d refused", n, swaps, created, refused)
+	if swaps == 0 {
+		t.Errorf("the race never swapped the directories: the attack was not set up")
+	}
+	if created == 0 {
+		t.Errorf("no create succeeded under the race: nothing was checked")
+	}
+}
+
 func prefixLines(s, prefix string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(s, "\n") {
