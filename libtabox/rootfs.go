@@ -95,9 +95,13 @@ func makeParentPrivate(path string) error {
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
+	// The longest mount point; of mounts stacked on it, the last listed,
+	// the one on top, which is the one the rootfs is on.
 	var parent *mountinfo.Info
 	for _, m := range mounts {
-		if parent == nil || len(m.Mountpoint) > len(parent.Mountpoint) {
+		// The filter compares strings: /tmp/a is no parent of /tmp/ab.
+		under := m.Mountpoint == "/" || path == m.Mountpoint || strings.HasPrefix(path, m.Mountpoint+"/")
+		if under && (parent == nil || len(m.Mountpoint) >= len(parent.Mountpoint)) {
 			parent = m
 		}
 	}
