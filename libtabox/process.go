@@ -99,9 +99,8 @@ var nsFlags = map[NamespaceType]int{
 
 // initProcess is the parent's handle on a container init it started.
 type initProcess struct {
-	cmd   *exec.Cmd
-	sync  *syncPipe
-	nsFds []*os.File
+	cmd  *exec.Cmd
+	sync *syncPipe
 	// release lets the thread that started the init exit (see startInit).
 	release chan struct{}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -180,10 +179,4 @@ func convertCapabilities(in *specs.LinuxCapabilities) (*libtabox.Capabilities, e
 		}
 	}
 	return &out, nil
-}
-
-// isZero reports whether v is its type's zero value, so that a section
-// present but empty in the JSON ("memory": {}) counts as absent.
-func isZero(v any) bool {
-	return reflect.ValueOf(v).IsZero()
 }
