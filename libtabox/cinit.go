@@ -82,7 +82,7 @@ func useCInit(ic *initConfig, opts *CreateOpts) bool {
 		}
 	}
 	for _, d := range cfg.Devices {
-		if d.Type != CharDevice && d.Type != BlockDevice && d.Type != FifoDevice {
+		if _, err := d.mknodMode(); err != nil {
 			return false
 		}
 	}
@@ -207,27 +207,16 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 		return nil, err
 	}
 
-	skipDev := ic.Exec
-	for _, m := range cfg.Mounts {
-		if m.Destination == "/dev" && m.Kind == MountBind {
-			skipDev = true
-		}
-	}
-	e.u8(skipDev)
+	e.u8(ic.Exec || devBoundFromHost(cfg))
 	var devs []Device
 	if !ic.Exec {
-		devs = append(append(devs, defaultDevices...), cfg.Devices...)
+		devs = containerDevices(cfg)
 	}
 	e.u32(uint32(len(devs)))
 	for _, d := range devs {
-		mode := d.FileMode & 0o7777
-		switch d.Type {
-		case CharDevice:
-			mode |= unix.S_IFCHR
-		case BlockDevice:
-			mode |= unix.S_IFBLK
-		case FifoDevice:
-			mode |= unix.S_IFIFO
+		mode, err := d.mknodMode()
+		if err != nil {
+			return nil, err
 		}
 		e.str(d.Path)
 		e.u32(mode)

@@ -460,15 +460,44 @@ var defaultDevices = []Device{
 	{Path: "/dev/tty", Type: CharDevice, Major: 5, Minor: 0, FileMode: 0o666},
 }
 
+// devBoundFromHost reports whether the config binds /dev from the host,
+// which then gets no devices or links of tabox's.
+func devBoundFromHost(cfg *Config) bool {
+	for _, m := range cfg.Mounts {
+		if m.Destination == "/dev" && m.Kind == MountBind {
+			return true
+		}
+	}
+	return false
+}
+
+// containerDevices are the devices made in a container's /dev: the
+// default ones, then the config's.
+func containerDevices(cfg *Config) []Device {
+	return append(append([]Device{}, defaultDevices...), cfg.Devices...)
+}
+
+// mknodMode is the mode mknod(2) takes for d: its permissions and type.
+func (d *Device) mknodMode() (uint32, error) {
+	mode := d.FileMode & 0o7777
+	switch d.Type {
+	case CharDevice:
+		return mode | unix.S_IFCHR, nil
+	case BlockDevice:
+		return mode | unix.S_IFBLK, nil
+	case FifoDevice:
+		return mode | unix.S_IFIFO, nil
+	}
+	return 0, fmt.Errorf("unknown device type %q", d.Type)
+}
+
 // setupDev creates the default devices, the config's devices and the
 // usual links, unless /dev is bound from the host.
 func (r *rootfs) setupDev(cfg *Config) error {
-	for _, m := range cfg.Mounts {
-		if m.Destination == "/dev" && m.Kind == MountBind {
-			return nil
-		}
+	if devBoundFromHost(cfg) {
+		return nil
 	}
-	devs := append(append([]Device{}, defaultDevices...), cfg.Devices...)
+	devs := containerDevices(cfg)
 	for i := range devs {
 		if err := r.createDevice(&devs[i]); err != nil {
 			return fmt.Errorf("device %s: %w", devs[i].Path, err)
@@ -518,16 +547,9 @@ func (r *rootfs) createDevice(d *Device) error {
 		defer f.Close()
 		return mountFd(d.Path, f, "", unix.MS_BIND, "")
 	}
-	mode := d.FileMode & 0o7777
-	switch d.Type {
-	case CharDevice:
-		mode |= unix.S_IFCHR
-	case BlockDevice:
-		mode |= unix.S_IFBLK
-	case FifoDevice:
-		mode |= unix.S_IFIFO
-	default:
-		return fmt.Errorf("unknown device type %q", d.Type)
+	mode, err := d.mknodMode()
+	if err != nil {
+		return err
 	}
 	err = unix.Mknodat(int(dir.Fd()), name, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
 	if errors.Is(err, unix.EEXIST) {

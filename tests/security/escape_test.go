@@ -387,11 +387,7 @@ func Test04MountRace(t *testing.T) {
 	rootfs := filepath.Join(b, "rootfs")
 	dir, link := filepath.Join(rootfs, "a"), filepath.Join(rootfs, "a.swap")
 	os.Mkdir(dir, 0o755)
-	stop := make(chan struct{})
-	done := make(chan int)
-	go func() {
-		swaps := 0
-		defer func() { done <- swaps }()
+	stopRace := startRace(func(stop <-chan struct{}) (swaps int) {
 		for i := 0; ; i++ {
 			target := host
 			if i%2 == 1 {
@@ -414,16 +410,7 @@ func Test04MountRace(t *testing.T) {
 				unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE)
 			}
 		}
-	}()
-	stopRace := func() int {
-		select {
-		case <-stop:
-			return 0
-		default:
-		}
-		close(stop)
-		return <-done
-	}
+	})
 	defer stopRace()
 	const iterations = 100
 	deadline := time.Now().Add(45 * time.Second)
@@ -495,11 +482,7 @@ func Test15RemountRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := make(chan struct{})
-	done := make(chan int)
-	go func() {
-		swaps := 0
-		defer func() { done <- swaps }()
+	stopRace := startRace(func(stop <-chan struct{}) (swaps int) {
 		for {
 			select {
 			case <-stop:
@@ -510,16 +493,7 @@ func Test15RemountRace(t *testing.T) {
 				swaps++
 			}
 		}
-	}()
-	stopRace := func() int {
-		select {
-		case <-stop:
-			return 0
-		default:
-		}
-		close(stop)
-		return <-done
-	}
+	})
 	defer stopRace()
 	const iterations = 100
 	deadline := time.Now().Add(45 * time.Second)
@@ -552,6 +526,23 @@ func Test15RemountRace(t *testing.T) {
 	}
 	if created == 0 {
 		t.Errorf("no create succeeded under the race: nothing was checked")
+	}
+}
+
+// startRace runs race in a goroutine until stopped. The returned function
+// stops it (once; later calls return 0) and returns the swaps it counted.
+func startRace(race func(stop <-chan struct{}) int) func() int {
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { done <- race(stop) }()
+	return func() int {
+		select {
+		case <-stop:
+			return 0
+		default:
+		}
+		close(stop)
+		return <-done
 	}
 }
 
