@@ -37,7 +37,65 @@ func cgroupManager(c *Cgroup, paths map[string]string) (cgroups.Manager, error) 
 	if len(res.Unified) > 0 {
 		return nil, errors.New("linux.resources.unified needs cgroup v2; this host has cgroup v1")
 	}
+	if paths == nil {
+		// Where it fails, the library works the paths out and says why.
+		paths, _ = v1RelativePaths(c.Path)
+	}
 	return fs.NewManager(cg, paths)
+}
+
+// v1Controllers are the v1 hierarchies the cgroup library puts a container
+// in, by the name /proc/self/cgroup gives them ("name=systemd" also
+// matches "systemd").
+var v1Controllers = []string{"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio",
+	"hugetlb", "net_cls", "net_prio", "perf_event", "freezer", "rdma", "name=systemd", "misc"}
+
+// v1RelativePaths works out the directories of a v1 cgroup whose path is
+// relative to tabox's own cgroup, as the cgroup library does, but with one
+// read of /proc/self/cgroup: the library reads it once per controller,
+// which took 0.3 to 0.9 ms of every create. An absolute path, or anything
+// unusual, is left to the library (nil, error).
+func v1RelativePaths(path string) (map[string]string, error) {
+	if path == "" || filepath.IsAbs(path) {
+		return nil, errors.New("not a relative cgroup path")
+	}
+	inner := filepath.Clean("/" + path)[1:]
+	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	paths := make(map[string]string, len(v1Controllers)+1)
+	for _, name := range v1Controllers {
+		cg, ok := own[name]
+		if !ok {
+			cg, ok = own[cgroups.CgroupNamePrefix+name]
+		}
+		if !ok {
+			if name == "devices" {
+				// The library refuses a host without one.
+				return nil, errors.New("no devices cgroup")
+			}
+			continue
+		}
+		mnt, root, err := cgroups.FindCgroupMountpointAndRoot("", name)
+		if err != nil {
+			if cgroups.IsNotFound(err) && name != "devices" {
+				continue
+			}
+			return nil, err
+		}
+		rel, err := filepath.Rel(root, cg)
+		if err != nil {
+			return nil, err
+		}
+		paths[name] = filepath.Join(mnt, rel, inner)
+	}
+	if _, ok := own[""]; ok && cgroups.IsCgroup2HybridMode() {
+		// The library puts the v2 part of a hybrid host at the top of its
+		// hierarchy, whatever tabox's own v2 cgroup.
+		paths[""] = filepath.Join("/sys/fs/cgroup/unified", inner)
+	}
+	return paths, nil
 }
 
 // checkControllers refuses limits the host has no controller for: a limit
@@ -135,13 +193,28 @@ var errCgroupNotMade = errors.New("cgroup not made")
 // them (unless it is -1) and applies the limits. exactPids: the init is a
 // single thread (the C one), and gets the pids limit as it is at once.
 func applyCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int, exactPids bool) error {
+	if err := makeCgroup(m, c, created, pid); err != nil {
+		return err
+	}
+	// pid is in the cgroup now: on failure the caller must kill it before
+	// the cgroup can be removed.
+	return setCgroupLimits(m, c, exactPids)
+}
+
+// makeCgroup creates the directories planCgroup worked out, ready to take
+// processes (a v1 cpuset gets its parent's CPUs and nodes), and puts pid
+// in them unless it is -1. On failure nothing is left.
+func makeCgroup(m cgroups.Manager, c *Cgroup, created []string, pid int) error {
 	if err := m.Apply(pid); err != nil {
 		m.Destroy()
 		removeParents(created)
 		return fmt.Errorf("cgroup %s: %w: %w", c.Path, err, errCgroupNotMade)
 	}
-	// pid is in the cgroup now: on failure the caller must kill it before
-	// the cgroup can be removed.
+	return nil
+}
+
+// setCgroupLimits writes the limits of c into the cgroup m made.
+func setCgroupLimits(m cgroups.Manager, c *Cgroup, exactPids bool) error {
 	if err := setLimits(m, c, exactPids); err != nil {
 		return fmt.Errorf("cgroup %s: %w", c.Path, err)
 	}

@@ -109,11 +109,13 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		opts.Debugf("container init: the Go one (the config needs what only it does, or TABOX_INIT=go)")
 	}
 	st := &savedState{
-		ID:       id,
-		Creating: true,
-		Created:  time.Now().UTC(),
-		Owner:    ownerName(),
-		Config:   *cfg,
+		stateHeader: stateHeader{
+			ID:       id,
+			Creating: true,
+			Created:  time.Now().UTC(),
+			Owner:    ownerName(),
+		},
+		Config: *cfg,
 	}
 	c.state = st
 	var p *initProcess
@@ -162,7 +164,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	if bornIn {
 		cg = planned
 		// Saved first, so that delete finds the cgroup.
-		if err := dir.save(st); err != nil {
+		if err := dir.saveHeader(st); err != nil {
 			return nil, err
 		}
 		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1, true); err != nil {
@@ -219,8 +221,14 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		cg = planned
 	}
 	// Saved before the init goes on: if create dies from here on, delete
-	// finds the pid and the cgroup to clean up.
-	if err := dir.save(st); err != nil {
+	// finds the pid and the cgroup to clean up. The C init waits for its
+	// cgroup, for which the header is enough; the whole state is saved
+	// once it has the cgroup, while it mounts.
+	save := dir.save
+	if planned != nil {
+		save = dir.saveHeader
+	}
+	if err := save(st); err != nil {
 		return nil, err
 	}
 	if goInitGetsPidsMax(ic) {
@@ -234,8 +242,12 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		}
 	}
 	if planned != nil {
+		// The init waits for the cgroup to exist (to mount it and to join
+		// it), not for its limits: they are written while it mounts, and
+		// are all there before the handshake answers its ready, that is
+		// before it executes the program.
 		if !bornIn {
-			if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1, true); err != nil {
+			if err := makeCgroup(planned, cfg.Cgroup, st.CgroupParents, -1); err != nil {
 				return nil, err
 			}
 		}
@@ -245,6 +257,14 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 				return nil, fmt.Errorf("container init: %w", rerr)
 			}
 			return nil, fmt.Errorf("send config to container init: %w", err)
+		}
+		if !bornIn {
+			if err := setCgroupLimits(planned, cfg.Cgroup, true); err != nil {
+				return nil, err
+			}
+		}
+		if err := dir.save(st); err != nil {
+			return nil, err
 		}
 	}
 	if err := c.handshake(dir, &opts); err != nil {
@@ -403,7 +423,7 @@ func Load(root, id string) (*Container, error) {
 	}
 	if s == nil {
 		// Being created, or a create that died before saving.
-		s = &savedState{ID: id}
+		s = &savedState{stateHeader: stateHeader{ID: id}}
 	}
 	return &Container{root: root, id: id, state: s}, nil
 }
@@ -660,9 +680,14 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 
 // cgroup returns the manager of the container's cgroup, or nil.
 func (c *Container) cgroup() (cgroups.Manager, error) {
-	cfg := c.state.Config.Cgroup
-	if cfg == nil || len(c.state.CgroupPaths) == 0 {
+	if len(c.state.CgroupPaths) == 0 {
 		return nil, nil
+	}
+	cfg := c.state.Config.Cgroup
+	if cfg == nil {
+		// The state of a create that died with only the header saved:
+		// the paths alone find the cgroup, to remove it.
+		cfg = &Cgroup{}
 	}
 	return cgroupManager(cfg, c.state.CgroupPaths)
 }

@@ -66,7 +66,7 @@ func TestStateSaveLoad(t *testing.T) {
 	if s, err := d.load(); err != nil || s != nil {
 		t.Fatalf("load before save = %v, %v; want nil, nil", s, err)
 	}
-	want := &savedState{ID: "c1", InitPid: 42, InitStartTime: 7, Owner: "root",
+	want := &savedState{stateHeader: stateHeader{ID: "c1", InitPid: 42, InitStartTime: 7, Owner: "root"},
 		Config: Config{Bundle: "/b", Hostname: "h"}}
 	if err := d.save(want); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestStateSaveAtomic(t *testing.T) {
 	}
 	defer d.unlock()
 	big := strings.Repeat("x", 256<<10)
-	if err := d.save(&savedState{ID: "c1", Config: Config{Hostname: big}}); err != nil {
+	if err := d.save(&savedState{stateHeader: stateHeader{ID: "c1"}, Config: Config{Hostname: big}}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -109,7 +109,7 @@ func TestStateSaveAtomic(t *testing.T) {
 				return
 			default:
 			}
-			d.save(&savedState{ID: "c1", InitPid: i, Config: Config{Hostname: big}})
+			d.save(&savedState{stateHeader: stateHeader{ID: "c1", InitPid: i}, Config: Config{Hostname: big}})
 		}
 	}()
 	reader := &stateDir{path: d.path}
@@ -192,7 +192,7 @@ func TestProcStat(t *testing.T) {
 	if _, _, ok := procStat(1 << 30); ok {
 		t.Fatal("procStat of a PID that cannot exist reported ok")
 	}
-	s := &savedState{InitPid: os.Getpid(), InitStartTime: st}
+	s := &savedState{stateHeader: stateHeader{InitPid: os.Getpid(), InitStartTime: st}}
 	if !s.initAlive() {
 		t.Fatal("own process not alive")
 	}
