@@ -49,6 +49,9 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open config.json: %w", err)
 	}
+	if spec, ok := decodeSpecFast(data); ok {
+		return spec, nil
+	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
 		var syntaxErr *json.SyntaxError
