@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -855,19 +854,17 @@ func (c *Container) Wait() (int, error) {
 	if c.init == nil {
 		return -1, errors.New("container was not created by this process")
 	}
-	err := c.init.cmd.Wait()
-	if ps := c.init.cmd.ProcessState; ps != nil {
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-			return waitStatus(ws), nil
-		}
+	ws, _, err := c.init.proc.wait()
+	if err != nil {
+		return -1, fmt.Errorf("wait for container: %w", err)
 	}
-	return -1, fmt.Errorf("wait for container: %w", err)
+	return waitStatus(ws), nil
 }
 
-// Process returns the init's *os.Process when this process created it.
-func (c *Container) Process() *os.Process {
+// Process returns the init when this process created it.
+func (c *Container) Process() *Child {
 	if c.init == nil {
 		return nil
 	}
-	return c.init.cmd.Process
+	return c.init.proc
 }

@@ -34,7 +34,7 @@ type ExecProcess struct {
 func (p *ExecProcess) Pid() int { return p.init.pid() }
 
 // Process returns the process, to signal it.
-func (p *ExecProcess) Process() *os.Process { return p.init.cmd.Process }
+func (p *ExecProcess) Process() *Child { return p.init.proc }
 
 // Wait waits for the process and returns its exit code (128+N for
 // signal N).

@@ -438,10 +438,8 @@ func (m *Monitor) Run(s Started) (*Report, error) {
 // a parent that reaps first leaves the status unknown.
 func (m *Monitor) exitStatus() (unix.WaitStatus, *syscall.Rusage, bool) {
 	if p := m.c.init; p != nil {
-		p.cmd.Wait()
-		if ps := p.cmd.ProcessState; ps != nil {
-			ru, _ := ps.SysUsage().(*syscall.Rusage)
-			return unix.WaitStatus(ps.Sys().(syscall.WaitStatus)), ru, true
+		if ws, ru, err := p.proc.wait(); err == nil {
+			return unix.WaitStatus(ws), ru, true
 		}
 		return 0, nil, false
 	}

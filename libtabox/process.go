@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"runtime"
 	"strconv"
@@ -99,8 +98,15 @@ var nsFlags = map[NamespaceType]int{
 
 // initProcess is the parent's handle on a container init it started.
 type initProcess struct {
-	cmd  *exec.Cmd
-	sync *syncPipe
+	// What start runs: the binary, its arguments and environment, its
+	// fds from 0 on, and how it is cloned.
+	path  string
+	args  []string
+	env   []string
+	files []*os.File
+	sys   *syscall.SysProcAttr
+	proc  *Child
+	sync  *syncPipe
 	// release lets the thread that started the init exit (see startInit).
 	release chan struct{}
 }
@@ -281,17 +287,14 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		return nil, err
 	}
 	defer exeHigh.Close()
-	cmd := &exec.Cmd{
-		Path: exePath,
-		Args: []string{"tabox", "init"},
+	p := &initProcess{
+		path: exePath,
+		args: []string{"tabox", "init"},
 		// GOMAXPROCS=1: the init runs one thread's worth of steps, and a
 		// runtime sized for every CPU of a big host costs start-up time.
-		Env:        []string{"_TABOX_SYNCFD=" + strconv.Itoa(syncFd), "GOMAXPROCS=1"},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
+		env:   []string{"_TABOX_SYNCFD=" + strconv.Itoa(syncFd), "GOMAXPROCS=1"},
+		files: append([]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}, extra...),
+		sys: &syscall.SysProcAttr{
 			Cloneflags: plan.cloneFlags,
 			// Until the state is saved, a dying tabox create takes its
 			// half-made container with it.
@@ -303,18 +306,18 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		for i, t := range plan.joinTypes {
 			parts = append(parts, fmt.Sprintf("%d:%d", syncFd+1+i, t))
 		}
-		cmd.Env = append(cmd.Env, "_TABOX_SETNS="+strings.Join(parts, ","))
+		p.env = append(p.env, "_TABOX_SETNS="+strings.Join(parts, ","))
 	}
 	if ic.cinit {
-		cmd.Env = append(cmd.Env, "_TABOX_CINIT=1")
+		p.env = append(p.env, "_TABOX_CINIT=1")
 	} else if goInitGetsPidsMax(ic) {
-		cmd.Env = append(cmd.Env, "_TABOX_PIDSFD=1")
+		p.env = append(p.env, "_TABOX_PIDSFD=1")
 	}
 	if plan.unshareFlags != 0 {
-		cmd.Env = append(cmd.Env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
+		p.env = append(p.env, "_TABOX_UNSHARE="+strconv.Itoa(plan.unshareFlags))
 	}
 	if plan.forkInNS {
-		cmd.Env = append(cmd.Env, "_TABOX_FORK=1")
+		p.env = append(p.env, "_TABOX_FORK=1")
 		// The forked init is orphaned at once; as a subreaper, this
 		// process gets it as a child, to wait for it like any other.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -328,34 +331,34 @@ func startInit(ic *initConfig, opts *CreateOpts) (_ *initProcess, retErr error) 
 		// exists, and the init runs unmapped until then: as an unmapped
 		// id, its exec would drop every capability but ambient ones.
 		uid, gid, _ := initIDs(cfg)
-		cmd.Env = append(cmd.Env, fmt.Sprintf("_TABOX_MAPWAIT=%d:%d", uid, gid))
-		cmd.SysProcAttr.AmbientCaps = boundingCaps()
+		p.env = append(p.env, fmt.Sprintf("_TABOX_MAPWAIT=%d:%d", uid, gid))
+		p.sys.AmbientCaps = boundingCaps()
 	case plan.cloneFlags&unix.CLONE_NEWUSER != 0:
 		for _, m := range cfg.UIDMappings {
-			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings,
+			p.sys.UidMappings = append(p.sys.UidMappings,
 				syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 		}
 		for _, m := range cfg.GIDMappings {
-			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings,
+			p.sys.GidMappings = append(p.sys.GidMappings,
 				syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 		}
 		// An unprivileged user may only map its own gid after denying
 		// setgroups(2); root keeps setgroups for additionalGids.
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = os.Geteuid() == 0
-		setInitCredential(cmd.SysProcAttr, cfg)
+		p.sys.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		setInitCredential(p.sys, cfg)
 	}
 
 	if ic.cgroupDir != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(ic.cgroupDir.Fd())
+		p.sys.UseCgroupFD = true
+		p.sys.CgroupFD = int(ic.cgroupDir.Fd())
 	}
 	if plan.pidNS != nil || plan.forkInNS {
 		// Go's fork checks the parent-death signal against getppid(),
 		// which is 0 in a joined PID namespace (the parent is outside it):
 		// the init sets the signal itself instead.
-		cmd.SysProcAttr.Pdeathsig = 0
+		p.sys.Pdeathsig = 0
 	}
-	p := &initProcess{cmd: cmd, sync: newParentSyncPipe(parentSock), release: make(chan struct{})}
+	p.sync, p.release = newParentSyncPipe(parentSock), make(chan struct{})
 	if err := p.start(plan.pidNS, ic.initialCPUs); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
@@ -429,7 +432,7 @@ func initIDs(cfg *Config) (uid, gid uint32, root bool) {
 // thread, which the init inherits: that thread is then one of its own.
 func (p *initProcess) start(pidNS *os.File, cpus []int) error {
 	if pidNS == nil && cpus == nil {
-		return p.cmd.Start()
+		return p.startProcess()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -448,44 +451,53 @@ func (p *initProcess) start(pidNS *os.File, cpus []int) error {
 				return
 			}
 		}
-		errc <- p.cmd.Start()
+		errc <- p.startProcess()
 		<-p.release
 	}()
 	return <-errc
 }
 
-func (p *initProcess) pid() int { return p.cmd.Process.Pid }
+func (p *initProcess) startProcess() error {
+	proc, err := startProcess(p.path, p.args, p.env, p.files, p.sys)
+	if err != nil {
+		return err
+	}
+	p.proc = proc
+	return nil
+}
+
+func (p *initProcess) pid() int { return p.proc.pid }
 
 // adoptForked takes the init the constructor forked in the PID namespace
 // in place of the process tabox started, which reports the init's PID and
 // exits. Once that one is reaped, the init is this process's child (see
-// the subreaper in startInit), and p.cmd stands for it.
+// the subreaper in startInit), and p.proc stands for it.
 func (p *initProcess) adoptForked() error {
 	m, err := p.sync.recv()
 	if err == nil && (m.Type != msgPid || m.Pid <= 0) {
 		err = fmt.Errorf("sync: got %q, want the forked init's pid", m.Type)
 	}
-	if werr := p.cmd.Wait(); err == nil && werr != nil {
+	if ws, _, werr := p.proc.wait(); err == nil && werr != nil {
 		err = fmt.Errorf("fork in the pid namespace: %w", werr)
+	} else if err == nil && !(ws.Exited() && ws.ExitStatus() == 0) {
+		err = fmt.Errorf("fork in the pid namespace: exit code %d", waitStatus(ws))
 	}
 	if err != nil {
 		return err
 	}
-	proc, err := os.FindProcess(m.Pid)
+	proc, err := adoptProcess(m.Pid)
 	if err != nil {
-		return fmt.Errorf("forked init %d: %w", m.Pid, err)
+		return fmt.Errorf("forked init: %w", err)
 	}
-	// Only Process is set: the stdio are *os.File, so Wait has no copying
-	// goroutines to wait for.
-	p.cmd = &exec.Cmd{Path: p.cmd.Path, Args: p.cmd.Args, Process: proc}
+	p.proc = proc
 	return nil
 }
 
 // kill stops a half-made init and reaps it.
 func (p *initProcess) kill() {
-	if p.cmd.Process != nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
+	if p.proc != nil {
+		p.proc.Kill()
+		p.proc.wait()
 	}
 	p.sync.close()
 	p.done()
