@@ -868,6 +868,31 @@ static int wait_cgroup(struct config *c)
 	return 0;
 }
 
+// bind_cgroup binds the host's cgroup directory src at name in the cgroup
+// tmpfs top (at dest), with the mount's flags.
+static int bind_cgroup(int top, const char *dest, const char *name, const char *src, unsigned long flags)
+{
+	if (*name == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return fail("%s: bad hierarchy name %s", dest, name);
+	if (mkdirat(top, name, 0755) < 0 && errno != EEXIST)
+		return failerr("mkdir %s/%s", dest, name);
+	int dst = openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dst < 0)
+		return failerr("open %s/%s", dest, name);
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0) {
+		int rc = failerr("open_tree %s", src);
+		close(dst);
+		return rc;
+	}
+	int rc = set_tree_attrs(tree, name, flags, 0, 0);
+	if (rc == 0)
+		rc = attach(tree, dst, name);
+	close(tree);
+	close(dst);
+	return rc;
+}
+
 static int mount_cgroup(struct config *c, const struct cmount *m)
 {
 	if (c->cgroup_wait && wait_cgroup(c) < 0)
@@ -892,16 +917,18 @@ static int mount_cgroup(struct config *c, const struct cmount *m)
 	close(dst);
 	if (rc < 0)
 		return -1;
-	for (uint32_t i = 0; i < c->ncg; i++) {
-		char target[PATH_MAX];
-		int w = snprintf(target, sizeof(target), "%s/%s", m->dest, c->cg[i].name);
-		if (w < 0 || w >= (int)sizeof(target)) {
-			errno = ENAMETOOLONG;
-			return failerr("%s", m->dest);
-		}
-		if (bind_path(c->cg[i].source, target, flags) < 0)
-			return -1;
-	}
+	// The tmpfs is new, and nothing of the container runs yet: each
+	// hierarchy's directory is made in it by name, rather than resolved
+	// from the rootfs again, component by component.
+	int top = open_in_root(m->dest, O_DIRECTORY);
+	if (top < 0)
+		return failerr("open %s", m->dest);
+	rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < c->ncg; i++)
+		rc = bind_cgroup(top, m->dest, c->cg[i].name, c->cg[i].source, flags);
+	close(top);
+	if (rc < 0)
+		return -1;
 	if (flags & MS_RDONLY)
 		return remount(m->dest, flags, 0);
 	return 0;
