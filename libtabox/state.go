@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/jsonfast"
 )
 
 // Status is the lifecycle status of a container.
@@ -47,6 +49,8 @@ const (
 	stateFile = "state.json"
 	fifoName  = "exec.fifo"
 )
+
+//go:generate go test -run TestStateCodecGenerated -update-json .
 
 // savedState is what <root>/<id>/state.json holds: the container's
 // runtime facts, and its config.
@@ -189,25 +193,28 @@ func (d *stateDir) remove() error {
 
 // save writes state.json atomically: a reader sees the old or the new file.
 func (d *stateDir) save(s *savedState) error {
-	return d.write(s)
+	e := &jsonfast.Encoder{B: make([]byte, 0, 4096)}
+	encodeSavedState(e, s)
+	return d.write(e)
 }
 
 // saveHeader writes the state without its config, which a create's
 // cleanup does not need: what is undone is found by pid and by cgroup
-// paths. Encoding a Config is the costly part of saving (encoding/json
-// compiles an encoder for every type a Config holds, about 0.4 ms the
-// first time in a process); create saves the header before it makes the
-// cgroup, which the init waits for, and the whole state while the init
-// goes on.
+// paths. create saves it before it makes the cgroup, which the init
+// waits for, and the whole state while the init goes on.
 func (d *stateDir) saveHeader(s *savedState) error {
-	return d.write(&s.stateHeader)
+	e := &jsonfast.Encoder{B: make([]byte, 0, 1024)}
+	encodeStateHeader(e, &s.stateHeader)
+	return d.write(e)
 }
 
-func (d *stateDir) write(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
+// write writes the state e encoded. The encoders of state_json.go write
+// what json.Marshal would, without its reflection (see internal/jsongen).
+func (d *stateDir) write(e *jsonfast.Encoder) error {
+	if e.Err != nil {
+		return fmt.Errorf("encode state: %w", e.Err)
 	}
+	data := e.B
 	tmp := filepath.Join(d.path, "."+stateFile+"."+strconv.Itoa(os.Getpid()))
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("write state: %w", err)
@@ -229,9 +236,26 @@ func (d *stateDir) load() (*savedState, error) {
 		}
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	var s savedState
-	if err := json.Unmarshal(data, &s); err != nil {
+	s, err := unmarshalState(data)
+	if err != nil {
 		return nil, fmt.Errorf("parse state %s: %w", filepath.Join(d.path, stateFile), err)
+	}
+	return s, nil
+}
+
+// unmarshalState decodes a state.json as json.Unmarshal would: with the
+// decoder of state_json.go, or, for what it leaves to encoding/json (a
+// state written by another version of tabox, say), with encoding/json.
+func unmarshalState(data []byte) (*savedState, error) {
+	var s savedState
+	d := jsonfast.NewDecoder(data)
+	decodeSavedState(d, &s)
+	if d.End() {
+		return &s, nil
+	}
+	s = savedState{}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

@@ -115,6 +115,7 @@ func TestDecodeSpecFast(t *testing.T) {
 	for _, doc := range []string{
 		`{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/"},"root":{"path":"rootfs"}}`,
 		` { "hostname" : "a\u00e9\ud83d\ude00\n" , "annotations" : { } , "mounts" : [ ] } `,
+		`{"hostname":null,"process":null,"mounts":[null,{"options":null}],"annotations":{"a":null}}`,
 	} {
 		if !checkFastDecode(t, []byte(doc)) {
 			t.Errorf("the fast decoder refused %s", doc)
@@ -124,7 +125,6 @@ func TestDecodeSpecFast(t *testing.T) {
 		`{"Hostname":"a"}`,                                 // another case: encoding/json matches it
 		`{"hostname":"a","hostname":"b"}`,                  // repeated key
 		`{"process":{"cwd":"/"},"process":{"args":["x"]}}`, // encoding/json merges these
-		`{"hostname":null}`,                                // null leaves a value alone
 		`{"linux":{"resources":{"pids":{"limit":1.0}}}}`,
 		`{"linux":{"resources":{"pids":{"limit":1e3}}}}`,
 		`{"process":{"user":{"uid":-1}}}`,
