@@ -121,8 +121,9 @@ var execCommand = &cli.Command{
 				p.Process().Signal(s)
 			}
 		}()
+		// Without signal.Stop, which waits for the signal thread: a
+		// signal to a reaped process is not sent.
 		code, err := p.Wait()
-		signal.Stop(sigs)
 		if err != nil {
 			return err
 		}

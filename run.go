@@ -94,8 +94,11 @@ var runCommand = &cli.Command{
 				ctr.Process().Signal(s)
 			}
 		}()
+		// The signals stay caught after the wait: one that comes while
+		// the container is deleted is dropped rather than stopping tabox
+		// half-way (and signal.Stop waits for the signal thread, as
+		// Notify did). A signal to a reaped process is not sent.
 		code, err := waitOrMonitor(c, ctr, mon)
-		signal.Stop(sigs)
 		if err != nil {
 			libtabox.Delete(root, id, true, log.Warnf)
 			return err

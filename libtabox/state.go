@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -93,12 +92,19 @@ type stateHeader struct {
 	CgroupParents []string `json:"cgroupParents,omitempty"`
 }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// validIDByte: letters, digits, '_', '+', '-' and '.'.
+func validIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.'
+}
 
 // ValidateID checks that id can name a container (and a directory).
 func ValidateID(id string) error {
 	// A leading dot is reserved for tabox's own files in the state root.
-	if id == "" || id[0] == '.' || !validID.MatchString(id) || len(id) > 1024 {
+	bad := id == "" || id[0] == '.' || len(id) > 1024
+	for i := 0; i < len(id) && !bad; i++ {
+		bad = !validIDByte(id[i])
+	}
+	if bad {
 		return fmt.Errorf("%w %q: use letters, digits, '_', '+', '-' and '.'", ErrInvalidID, id)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 
 	"github.com/opencontainers/cgroups"
@@ -350,14 +349,29 @@ func convertBlockIO(out *cgroups.Resources, b *specs.LinuxBlockIO) error {
 	return nil
 }
 
-// pageSizeRe matches a hugepage size as the hugetlb controller names its
-// files ("2MB", "1GB", "64KB"); the size becomes part of a file name.
-var pageSizeRe = regexp.MustCompile(`^[1-9][0-9]*[KMGTP]?B$`)
+// validPageSize checks a hugepage size as the hugetlb controller names its
+// files ("2MB", "1GB", "64KB"): the size becomes part of a file name.
+func validPageSize(s string) bool {
+	n := len(s)
+	if n < 2 || s[n-1] != 'B' || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	s = s[:n-1]
+	if i := len(s) - 1; strings.ContainsRune("KMGTP", rune(s[i])) {
+		s = s[:i]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func convertHugepages(out *cgroups.Resources, limits []specs.LinuxHugepageLimit) error {
 	seen := make(map[string]bool, len(limits))
 	for i, l := range limits {
-		if !pageSizeRe.MatchString(l.Pagesize) {
+		if !validPageSize(l.Pagesize) {
 			return fmt.Errorf("linux.resources.hugepageLimits[%d]: invalid pageSize %q (want a size such as 2MB or 1GB)", i, l.Pagesize)
 		}
 		if seen[l.Pagesize] {

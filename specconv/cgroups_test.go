@@ -3,6 +3,7 @@ package specconv
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -507,5 +508,17 @@ func TestResourcesDeviceRules(t *testing.T) {
 				t.Errorf("Resources = memory %d, %d device rules; want %d and none (update leaves them)", res.Memory, len(res.Devices), limit)
 			}
 		})
+	}
+}
+
+// TestValidPageSize: the hugepage size check takes what the pattern
+// ^[1-9][0-9]*[KMGTP]?B$ takes, and nothing else.
+func TestValidPageSize(t *testing.T) {
+	re := regexp.MustCompile(`^[1-9][0-9]*[KMGTP]?B$`)
+	for _, s := range []string{"", "B", "KB", "1B", "2MB", "1GB", "64KB", "10TB", "1PB", "0MB", "01MB", "1.5MB",
+		"1KKB", "1Kb", "1kB", "2M", "MB", "1 MB", "1MBB", "99999999999999999999KB", "1\xffB", "2MB/../x"} {
+		if got, want := validPageSize(s), re.MatchString(s); got != want {
+			t.Errorf("validPageSize(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
