@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
-	// Device rules are only enforced with the devices package linked in.
-	_ "github.com/opencontainers/cgroups/devices"
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
 	"golang.org/x/sys/unix"
@@ -249,16 +247,17 @@ func removeParents(dirs []string) {
 	}
 }
 
-// setLimits applies the limits of c. On v1 the device rules are written
-// in the config's order (the runtime-spec: "in the listed order"), which
-// the library's minimal-transition writer does not keep.
+// setLimits applies the limits of c. The device rules are tabox's own
+// work, in the config's order (the runtime-spec: "in the listed order"):
+// on v1 written one by one, on v2 an eBPF program (devfilter.go). The
+// library's device code would bring eBPF and D-Bus libraries into the
+// binary, which every command pays for at start-up.
 func setLimits(m cgroups.Manager, c *Cgroup, exactPids bool) error {
 	if c.Resources == nil {
 		return nil
 	}
-	r := *c.Resources
+	r := *withoutDevices(c.Resources)
 	v1 := !cgroups.IsCgroup2UnifiedMode()
-	r.SkipDevices = v1
 	// Until it executes the program the init is a Go program, whose
 	// threads count as tasks: a limit below initThreads would leave it
 	// unable to run. Such a limit is set to initThreads here, and to its
@@ -272,7 +271,13 @@ func setLimits(m cgroups.Manager, c *Cgroup, exactPids bool) error {
 		return fmt.Errorf("set limits: %w", err)
 	}
 	if !v1 {
-		return nil
+		err := setDevicesV2(m.Path(""), c.Resources.Devices)
+		// As the library did: a rootless container may lack the right to
+		// attach a program, and its devices are the user's anyway.
+		if err != nil && (os.Geteuid() != 0 || InUserNS()) {
+			return nil
+		}
+		return err
 	}
 	if err := setDevicesV1(m.Path("devices"), c.Resources); err != nil {
 		return err
@@ -307,6 +312,14 @@ func setLimits(m cgroups.Manager, c *Cgroup, exactPids bool) error {
 		}
 	}
 	return nil
+}
+
+// withoutDevices is r for the cgroup library: without device rules, which
+// tabox applies itself.
+func withoutDevices(r *cgroups.Resources) *cgroups.Resources {
+	c := *r
+	c.Devices, c.SkipDevices = nil, true
+	return &c
 }
 
 // setDevicesV1 writes the device rules one by one into devices.allow and

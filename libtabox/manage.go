@@ -118,15 +118,11 @@ func Update(root, id string, r *cgroups.Resources) error {
 	}
 	// Devices are not changed by update: keep the library from rewriting
 	// them.
-	apply := *merged
-	apply.SkipDevices = true
-	if err := m.Set(&apply); err != nil {
+	if err := m.Set(withoutDevices(merged)); err != nil {
 		// The library writes one file after another: put back what was
 		// already changed, so that the limits stay those of the state.
 		if cg.Resources != nil {
-			restore := *cg.Resources
-			restore.SkipDevices = true
-			m.Set(&restore)
+			m.Set(withoutDevices(cg.Resources))
 		}
 		return fmt.Errorf("update limits: %w", err)
 	}
