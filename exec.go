@@ -76,14 +76,18 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		// Forwarded from before the program runs; signal.Notify waits for
+		// the runtime's signal thread, while the process is set up.
 		sigs := make(chan os.Signal, 16)
-		if !c.Bool("detach") {
-			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-		}
 		eo := libtabox.ExecOpts{
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"),
 			ConsoleSocket: c.String("console-socket"),
+		}
+		if !c.Bool("detach") {
+			eo.WhileInit = func() {
+				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+			}
 		}
 		var fc *foregroundConsole
 		if proc.Terminal && eo.ConsoleSocket == "" && !c.Bool("detach") {

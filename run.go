@@ -45,7 +45,17 @@ var runCommand = &cli.Command{
 		if fc != nil {
 			console = fc.theirs
 		}
-		ctr, err := createContainerConsole(c, id, console)
+		// Forward the signals a user sends tabox to the container, from
+		// before start so that none is lost. signal.Notify waits for the
+		// runtime's signal thread: it runs while the init sets up.
+		sigs := make(chan os.Signal, 16)
+		var notify func()
+		if !c.Bool("detach") {
+			notify = func() {
+				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+			}
+		}
+		ctr, err := createContainerConsole(c, id, console, notify)
 		if err != nil {
 			return err
 		}
@@ -72,12 +82,6 @@ var runCommand = &cli.Command{
 				return err
 			}
 			defer mon.Close()
-		}
-		// Forward the signals a user sends tabox to the container, from
-		// before start so that none is lost.
-		sigs := make(chan os.Signal, 16)
-		if !c.Bool("detach") {
-			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		}
 		if err := libtabox.Start(root, id, libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}); err != nil {
 			libtabox.Delete(root, id, true, log.Warnf)

@@ -85,10 +85,10 @@ func writePidFile(path string, pid int) error {
 
 // createContainer is create's work, shared by run.
 func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
-	return createContainerConsole(c, id, nil)
+	return createContainerConsole(c, id, nil, nil)
 }
 
-func createContainerConsole(c *cli.Context, id string, console *os.File) (*libtabox.Container, error) {
+func createContainerConsole(c *cli.Context, id string, console *os.File, whileInit func()) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
 	}
@@ -114,6 +114,7 @@ func createContainerConsole(c *cli.Context, id string, console *os.File) (*libta
 		PreserveFds:   c.Int("preserve-fds"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		Debugf:        log.Debugf,
+		WhileInit:     whileInit,
 	})
 	if err != nil {
 		if errors.Is(err, libtabox.ErrExist) || errors.Is(err, libtabox.ErrInvalidID) {

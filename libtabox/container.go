@@ -266,6 +266,8 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			return nil, err
 		}
 	}
+	wait := background(opts.WhileInit)
+	defer wait()
 	if err := c.handshake(dir, &opts); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,9 @@ type ExecOpts struct {
 	// has a terminal (see CreateOpts).
 	ConsoleSocket string
 	Console       *os.File
+	// WhileInit, if set, runs while the process is set up, and has
+	// returned before it executes the program (see CreateOpts).
+	WhileInit func()
 }
 
 // ExecProcess is a process tabox executed in a running container.
@@ -154,6 +157,8 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if err != nil {
 		return nil, fmt.Errorf("send config to the exec process: %w", err)
 	}
+	wait := background(opts.WhileInit)
+	defer wait()
 	if _, err := p.sync.expect(msgReady); err != nil {
 		return nil, execError(err)
 	}
@@ -168,6 +173,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
 		return nil, fmt.Errorf("rlimits: %w", err)
 	}
+	wait()
 	if err := p.sync.send(syncMsg{Type: msgReadyDone}); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,27 @@ type CreateOpts struct {
 	NoNewKeyring bool
 	// Debugf, if set, receives debug messages.
 	Debugf func(format string, args ...any)
+	// WhileInit, if set, runs while the init sets the container up, and
+	// has returned when Create returns: work of the caller's that is then
+	// off the create's critical path (see background).
+	WhileInit func()
+}
+
+// background runs f, if set, in a goroutine, and returns a function that
+// waits for it. It is for work that waits on other threads, such as
+// signal.Notify (which waits for the runtime to start a thread for
+// signals, about 0.3 ms): begun once the init runs, the work is done
+// while the parent only waits for the init.
+func background(f func()) (wait func()) {
+	if f == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	return func() { <-done }
 }
 
 // initConfig is what the init receives before it does anything.

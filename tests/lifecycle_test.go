@@ -268,3 +268,35 @@ func TestStdio(t *testing.T) {
 		t.Errorf("stderr %q, want %q", stderr, "to-stderr")
 	}
 }
+
+// TestSignalsForwarded: a signal sent to tabox run, or to tabox exec,
+// reaches the container's process, which goes on; it does not stop tabox.
+func TestSignalsForwarded(t *testing.T) {
+	t.Parallel()
+	args := testinitArgs([]string{"pause"}, []string{"echo", "resumed"})
+	check := func(t *testing.T, p *proc) {
+		poll(t, "the process to print paused", func() bool {
+			out, _ := p.output()
+			return strings.Contains(out, "paused")
+		})
+		p.signal(syscall.SIGUSR1)
+		stdout, stderr, code := p.wait()
+		if code != 0 || !strings.Contains(stdout, "resumed") {
+			t.Errorf("after SIGUSR1 to tabox: exit %d, stdout %q, stderr %q; want 0 and resumed", code, stdout, stderr)
+		}
+	}
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		bundle := newBundle(t, withArgs(args...))
+		id := newID(t)
+		check(t, startTabox(t, cmdOpts{}, "run", "--bundle", bundle, id))
+		assertNoLeftovers(t, rootDir(t), id)
+	})
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		id := newID(t)
+		mustTabox(t, "run", "--detach", "--bundle", sleepBundle(t), id)
+		defer deleteContainer(t, id, true)
+		check(t, startTabox(t, cmdOpts{}, append([]string{"exec", id}, args...)...))
+	})
+}
