@@ -14,6 +14,8 @@ import (
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // cgroupManager returns the manager of the container's cgroup. paths, when
@@ -42,6 +44,27 @@ func cgroupManager(c *Cgroup, paths map[string]string) (cgroups.Manager, error) 
 	return fs.NewManager(cg, paths)
 }
 
+// ownCgroups reads /proc/self/cgroup as cgroups.ParseCgroupFile does: the
+// path of tabox's cgroup by controller, "name=..." for named hierarchies
+// and "" for the v2 one.
+func ownCgroups() (map[string]string, error) {
+	data, err := sysfile.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("/proc/self/cgroup: bad line %q", line)
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, nil
+}
+
 // v1Controllers are the v1 hierarchies the cgroup library puts a container
 // in, by the name /proc/self/cgroup gives them ("name=systemd" also
 // matches "systemd").
@@ -58,7 +81,7 @@ func v1RelativePaths(path string) (map[string]string, error) {
 		return nil, errors.New("not a relative cgroup path")
 	}
 	inner := filepath.Clean("/" + path)[1:]
-	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/tabox/tabox/libtabox/capability"
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // The C init (nsenter/cinit.c) sets up containers whose config needs only
@@ -299,7 +301,7 @@ func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
 		e.u32(0)
 		return nil
 	}
-	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+	hier, err := getMounts(func(i *mountinfo.Info) (skip, stop bool) {
 		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
 	})
 	if err != nil {
@@ -335,12 +337,12 @@ func tasksFiles(paths map[string]string) []string {
 func openFiles(names []string, flag int) ([]*os.File, error) {
 	var files []*os.File
 	for _, name := range names {
-		f, err := os.OpenFile(name, flag|unix.O_CLOEXEC, 0)
+		fd, err := sysfile.Open(name, flag, 0)
 		if err != nil {
 			closeFileList(files)
 			return nil, err
 		}
-		files = append(files, f)
+		files = append(files, os.NewFile(uintptr(fd), name))
 	}
 	return files, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // Container is a container known to the state store.
@@ -169,10 +171,11 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		if err := applyCgroup(planned, cfg.Cgroup, st.CgroupParents, -1, true); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(st.CgroupPaths[""], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := sysfile.Open(st.CgroupPaths[""], unix.O_PATH|unix.O_DIRECTORY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
+		f := os.NewFile(uintptr(fd), st.CgroupPaths[""])
 		defer f.Close()
 		ic.cgroupDir = f
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // ExecOpts are the options of one exec.
@@ -127,10 +129,11 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 		defer closeFileList(files)
 		ic.cgroupFiles = files
 		if paths[""] != "" {
-			dir, err := os.OpenFile(paths[""], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			fd, err := sysfile.Open(paths[""], unix.O_PATH|unix.O_DIRECTORY, 0)
 			if err != nil {
 				return nil, fmt.Errorf("join cgroup: %w", err)
 			}
+			dir := os.NewFile(uintptr(fd), paths[""])
 			defer dir.Close()
 			ic.cgroupDir = dir
 		}

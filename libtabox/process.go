@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox/capability"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // CreateOpts are the options of one create, apart from the container's
@@ -219,10 +221,11 @@ func planNamespaces(cfg *Config) (*nsPlan, error) {
 // openNamespace opens a namespace file and checks that it is one, of the
 // expected type: a bind-mounted ordinary file must not be taken for one.
 func openNamespace(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := sysfile.Open(path, unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
+	f := os.NewFile(uintptr(fd), path)
 	const nsGetNstype = 0xb703 // _IO(0xb7, 0x3)
 	t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNstype)
 	if err != nil {

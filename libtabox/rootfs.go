@@ -1,6 +1,7 @@
 package libtabox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // Everything in this file runs in the init, in the container's mount
@@ -91,7 +94,7 @@ func (r *rootfs) close() {
 // makeParentPrivate makes the mount holding the rootfs private when it is
 // shared: pivot_root refuses a new root whose parent mount is shared.
 func makeParentPrivate(path string) error {
-	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(path))
+	mounts, err := getMounts(mountinfo.ParentsFilter(path))
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
@@ -127,12 +130,22 @@ func openDevNull() (*os.File, error) {
 	return f, nil
 }
 
+// getMounts is mountinfo.GetMounts, reading /proc/thread-self/mountinfo
+// without an os.File (see internal/sysfile).
+func getMounts(f mountinfo.FilterFunc) ([]*mountinfo.Info, error) {
+	data, err := sysfile.ReadFile("/proc/thread-self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return mountinfo.GetMountsFromReader(bytes.NewReader(data), f)
+}
+
 // InUserNS reports whether tabox itself runs in a non-initial user
 // namespace (rootless, even as its root), where mknod is not allowed and
 // the host's cgroups and /run are not its own.
 func InUserNS() bool {
 	inUserNSOnce.Do(func() {
-		data, err := os.ReadFile("/proc/self/uid_map")
+		data, err := sysfile.ReadFile("/proc/self/uid_map")
 		if err != nil {
 			return
 		}
@@ -379,7 +392,7 @@ func (r *rootfs) mountCgroup(m *Mount) error {
 	if err := mountFd("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
 	}
-	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+	hier, err := getMounts(func(i *mountinfo.Info) (skip, stop bool) {
 		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
 	})
 	if err != nil {
@@ -728,7 +741,7 @@ func unmountUnder(dir string) error {
 	if dir == "/" || !filepath.IsAbs(dir) {
 		return fmt.Errorf("refusing to unmount under %q", dir)
 	}
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	mounts, err := getMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}

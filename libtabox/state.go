@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/internal/jsonfast"
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // Status is the lifecycle status of a container.
@@ -113,7 +114,9 @@ func ValidateID(id string) error {
 // stateDir is a container's directory, opened and locked.
 type stateDir struct {
 	path string
-	dir  *os.File
+	// fd is the directory, open and locked, while locked.
+	fd     int
+	locked bool
 }
 
 // lockStateDir opens and locks the state directory of id under root.
@@ -123,7 +126,7 @@ func lockStateDir(root, id string) (*stateDir, error) {
 		return nil, err
 	}
 	path := filepath.Join(root, id)
-	d, err := os.OpenFile(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	d, err := sysfile.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			return nil, ErrNotExist
@@ -131,16 +134,16 @@ func lockStateDir(root, id string) (*stateDir, error) {
 		return nil, fmt.Errorf("open state directory: %w", err)
 	}
 	if err := flock(d, unix.LOCK_EX); err != nil {
-		d.Close()
+		unix.Close(d)
 		return nil, fmt.Errorf("lock state directory %s: %w", path, err)
 	}
 	// A delete may have removed the directory while we waited for the lock.
 	var st unix.Stat_t
-	if err := unix.Fstat(int(d.Fd()), &st); err != nil || st.Nlink == 0 {
-		d.Close()
+	if err := unix.Fstat(d, &st); err != nil || st.Nlink == 0 {
+		unix.Close(d)
 		return nil, ErrNotExist
 	}
-	return &stateDir{path: path, dir: d}, nil
+	return &stateDir{path: path, fd: d, locked: true}, nil
 }
 
 // newStateDir creates and locks the state directory of a new container.
@@ -159,22 +162,22 @@ func newStateDir(root, id string) (*stateDir, error) {
 		}
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	d, err := os.OpenFile(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	d, err := sysfile.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("open state directory: %w", err)
 	}
 	if err := flock(d, unix.LOCK_EX); err != nil {
-		d.Close()
+		unix.Close(d)
 		os.Remove(path)
 		return nil, fmt.Errorf("lock state directory: %w", err)
 	}
-	return &stateDir{path: path, dir: d}, nil
+	return &stateDir{path: path, fd: d, locked: true}, nil
 }
 
-func flock(f *os.File, how int) error {
+func flock(fd int, how int) error {
 	for {
-		err := unix.Flock(int(f.Fd()), how)
+		err := unix.Flock(fd, how)
 		if err != unix.EINTR {
 			return err
 		}
@@ -183,9 +186,9 @@ func flock(f *os.File, how int) error {
 
 // unlock releases the lock; the directory may already be removed.
 func (d *stateDir) unlock() {
-	if d != nil && d.dir != nil {
-		d.dir.Close()
-		d.dir = nil
+	if d != nil && d.locked {
+		unix.Close(d.fd)
+		d.locked = false
 	}
 }
 
@@ -222,7 +225,7 @@ func (d *stateDir) write(e *jsonfast.Encoder) error {
 	}
 	data := e.B
 	tmp := filepath.Join(d.path, "."+stateFile+"."+strconv.Itoa(os.Getpid()))
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := sysfile.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(d.path, stateFile)); err != nil {
@@ -235,7 +238,7 @@ func (d *stateDir) write(e *jsonfast.Encoder) error {
 // load reads state.json. A container whose create never got as far as
 // saving its state has none: it is reported as (nil, nil).
 func (d *stateDir) load() (*savedState, error) {
-	data, err := os.ReadFile(filepath.Join(d.path, stateFile))
+	data, err := sysfile.ReadFile(filepath.Join(d.path, stateFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -271,7 +274,7 @@ func (d *stateDir) fifoPath() string { return filepath.Join(d.path, fifoName) }
 // procStat returns the start time and state letter of pid from
 // /proc/<pid>/stat, or ok=false when the process does not exist.
 func procStat(pid int) (startTime uint64, state byte, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	data, err := sysfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, false
 	}

@@ -22,6 +22,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/tabox/tabox/libtabox"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // Opts are the facts about the invocation that the spec does not carry.
@@ -45,7 +47,7 @@ type Opts struct {
 // LoadSpec reads and decodes bundle/config.json. Unknown fields are
 // accepted: the spec allows extensions.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	data, err := sysfile.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("open config.json: %w", err)
 	}

@@ -6,10 +6,11 @@ package capability
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tabox/tabox/internal/sysfile"
 )
 
 // names is indexed by capability number; it ends at the newest capability
@@ -115,7 +116,7 @@ func Last() int {
 }
 
 func readLast(path string) int {
-	b, err := os.ReadFile(path)
+	b, err := sysfile.ReadFile(path)
 	if err != nil {
 		return lastKnown
 	}
