@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -29,15 +28,8 @@ func TestStateCodecGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *updateJSON {
-		if err := os.WriteFile("state_json.go", src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	have, err := os.ReadFile("state_json.go")
-	if err != nil || !bytes.Equal(have, src) {
-		t.Fatalf("state_json.go is not what the state's types need now (%v): run go generate ./libtabox", err)
+	if err := jsongen.WriteOrCheck("state_json.go", src, *updateJSON); err != nil {
+		t.Fatal(err)
 	}
 }
 

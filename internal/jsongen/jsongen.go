@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/format"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -394,4 +395,21 @@ func (g *gen) encodeFunc(t reflect.Type, fs []field) string {
 	}
 	b.WriteString("if c == '{' {\ne.Byte('{')\n}\ne.Byte('}')\n}\n\n")
 	return b.String()
+}
+
+// WriteOrCheck writes src to path when write is set, and otherwise
+// reports whether path holds src already: the generated files are kept
+// by tests that regenerate them in memory and fail when they differ.
+func WriteOrCheck(path string, src []byte, write bool) error {
+	if write {
+		return os.WriteFile(path, src, 0o644)
+	}
+	have, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(have, src) {
+		return fmt.Errorf("%s is out of date: run go generate", path)
+	}
+	return nil
 }
