@@ -1043,7 +1043,10 @@ static int prepare_rootfs(struct config *c)
 	unsigned long prop = c->root_prop ? (unsigned long)c->root_prop : MS_SLAVE | MS_REC;
 	if (mount("", "/", "", prop, "") < 0)
 		return failerr("set rootfs propagation: mount on / flags %#lx", prop);
-	if (make_parent_private(c->rootfs) < 0)
+	// After a recursive change to slave, private or unbindable no mount
+	// is shared, and mountinfo need not be read.
+	int none_shared = (prop & MS_REC) && (prop & (MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) && !(prop & MS_SHARED);
+	if (!none_shared && make_parent_private(c->rootfs) < 0)
 		return -1;
 	if (mount(c->rootfs, c->rootfs, "", MS_BIND | MS_REC, "") < 0)
 		return failerr("bind rootfs: mount %s on %s flags MS_BIND|MS_REC", c->rootfs, c->rootfs);
