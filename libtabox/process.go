@@ -12,9 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tabox/tabox/libtabox/capability"
-
 	"github.com/tabox/tabox/internal/sysfile"
+	"github.com/tabox/tabox/libtabox/capability"
 )
 
 // CreateOpts are the options of one create, apart from the container's

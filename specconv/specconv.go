@@ -21,9 +21,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/tabox/tabox/libtabox"
-
 	"github.com/tabox/tabox/internal/sysfile"
+	"github.com/tabox/tabox/libtabox"
 )
 
 // Opts are the facts about the invocation that the spec does not carry.
