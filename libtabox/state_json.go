@@ -133,13 +133,13 @@ func encodeSavedState(e *jsonfast.Encoder, v *savedState) {
 	c = ','
 	e.B = append(e.B, "\"owner\":"...)
 	e.Str(string(v.stateHeader.Owner))
-	if !(!v.stateHeader.Creating) {
+	if v.stateHeader.Creating {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"creating\":"...)
 		e.Bool(bool(v.stateHeader.Creating))
 	}
-	if !(!v.stateHeader.Started) {
+	if v.stateHeader.Started {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"started\":"...)
@@ -149,31 +149,31 @@ func encodeSavedState(e *jsonfast.Encoder, v *savedState) {
 	c = ','
 	e.B = append(e.B, "\"startedAt\":"...)
 	e.Marshal(&v.stateHeader.StartedAt)
-	if !(v.stateHeader.StartedMono == 0) {
+	if v.stateHeader.StartedMono != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"startedMono\":"...)
 		e.Int(int64(v.stateHeader.StartedMono))
 	}
-	if !(v.stateHeader.InitCPU == 0) {
+	if v.stateHeader.InitCPU != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"initCPU\":"...)
 		e.Int(int64(v.stateHeader.InitCPU))
 	}
-	if !(v.stateHeader.MonitorPid == 0) {
+	if v.stateHeader.MonitorPid != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"monitorPid\":"...)
 		e.Int(int64(v.stateHeader.MonitorPid))
 	}
-	if !(v.stateHeader.MonitorStartTime == 0) {
+	if v.stateHeader.MonitorStartTime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"monitorStartTime\":"...)
 		e.Uint(uint64(v.stateHeader.MonitorStartTime))
 	}
-	if !(len(v.stateHeader.CgroupPaths) == 0) {
+	if len(v.stateHeader.CgroupPaths) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cgroupPaths\":"...)
@@ -198,7 +198,7 @@ func encodeSavedState(e *jsonfast.Encoder, v *savedState) {
 			e.Byte('}')
 		}
 	}
-	if !(len(v.stateHeader.CgroupParents) == 0) {
+	if len(v.stateHeader.CgroupParents) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cgroupParents\":"...)
@@ -341,13 +341,13 @@ func encodeStateHeader(e *jsonfast.Encoder, v *stateHeader) {
 	c = ','
 	e.B = append(e.B, "\"owner\":"...)
 	e.Str(string(v.Owner))
-	if !(!v.Creating) {
+	if v.Creating {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"creating\":"...)
 		e.Bool(bool(v.Creating))
 	}
-	if !(!v.Started) {
+	if v.Started {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"started\":"...)
@@ -357,31 +357,31 @@ func encodeStateHeader(e *jsonfast.Encoder, v *stateHeader) {
 	c = ','
 	e.B = append(e.B, "\"startedAt\":"...)
 	e.Marshal(&v.StartedAt)
-	if !(v.StartedMono == 0) {
+	if v.StartedMono != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"startedMono\":"...)
 		e.Int(int64(v.StartedMono))
 	}
-	if !(v.InitCPU == 0) {
+	if v.InitCPU != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"initCPU\":"...)
 		e.Int(int64(v.InitCPU))
 	}
-	if !(v.MonitorPid == 0) {
+	if v.MonitorPid != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"monitorPid\":"...)
 		e.Int(int64(v.MonitorPid))
 	}
-	if !(v.MonitorStartTime == 0) {
+	if v.MonitorStartTime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"monitorStartTime\":"...)
 		e.Uint(uint64(v.MonitorStartTime))
 	}
-	if !(len(v.CgroupPaths) == 0) {
+	if len(v.CgroupPaths) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cgroupPaths\":"...)
@@ -406,7 +406,7 @@ func encodeStateHeader(e *jsonfast.Encoder, v *stateHeader) {
 			e.Byte('}')
 		}
 	}
-	if !(len(v.CgroupParents) == 0) {
+	if len(v.CgroupParents) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cgroupParents\":"...)
@@ -604,21 +604,21 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			d.Once(&seen, 20)
 			if !d.Null() {
 				x30 := new(Process)
-				decodeProcess(d, &*x30)
+				decodeProcess(d, x30)
 				v.Process = x30
 			}
 		case "seccomp":
 			d.Once(&seen, 21)
 			if !d.Null() {
 				x31 := new(Seccomp)
-				decodeSeccomp(d, &*x31)
+				decodeSeccomp(d, x31)
 				v.Seccomp = x31
 			}
 		case "cgroup":
 			d.Once(&seen, 22)
 			if !d.Null() {
 				x32 := new(Cgroup)
-				decodeCgroup(d, &*x32)
+				decodeCgroup(d, x32)
 				v.Cgroup = x32
 			}
 		case "hooks":
@@ -651,7 +651,7 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 
 func encodeConfig(e *jsonfast.Encoder, v *Config) {
 	c := byte('{')
-	if !(v.ID == "") {
+	if v.ID != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"id\":"...)
@@ -669,25 +669,25 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 	c = ','
 	e.B = append(e.B, "\"rootfs\":"...)
 	e.Str(string(v.Rootfs))
-	if !(!v.Readonly) {
+	if v.Readonly {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"readonly\":"...)
 		e.Bool(bool(v.Readonly))
 	}
-	if !(v.RootPropagation == 0) {
+	if v.RootPropagation != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"rootPropagation\":"...)
 		e.Uint(uint64(v.RootPropagation))
 	}
-	if !(!v.NoPivot) {
+	if v.NoPivot {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"noPivot\":"...)
 		e.Bool(bool(v.NoPivot))
 	}
-	if !(len(v.Namespaces) == 0) {
+	if len(v.Namespaces) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"namespaces\":"...)
@@ -704,7 +704,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.UIDMappings) == 0) {
+	if len(v.UIDMappings) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"uidMappings\":"...)
@@ -721,7 +721,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.GIDMappings) == 0) {
+	if len(v.GIDMappings) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"gidMappings\":"...)
@@ -738,7 +738,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.TimeOffsets) == 0) {
+	if len(v.TimeOffsets) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"timeOffsets\":"...)
@@ -763,7 +763,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte('}')
 		}
 	}
-	if !(len(v.Mounts) == 0) {
+	if len(v.Mounts) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"mounts\":"...)
@@ -780,7 +780,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Devices) == 0) {
+	if len(v.Devices) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"devices\":"...)
@@ -797,7 +797,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.MaskedPaths) == 0) {
+	if len(v.MaskedPaths) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"maskedPaths\":"...)
@@ -814,7 +814,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.ReadonlyPaths) == 0) {
+	if len(v.ReadonlyPaths) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"readonlyPaths\":"...)
@@ -831,19 +831,19 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte(']')
 		}
 	}
-	if !(v.Hostname == "") {
+	if v.Hostname != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"hostname\":"...)
 		e.Str(string(v.Hostname))
 	}
-	if !(v.Domainname == "") {
+	if v.Domainname != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"domainname\":"...)
 		e.Str(string(v.Domainname))
 	}
-	if !(len(v.Sysctl) == 0) {
+	if len(v.Sysctl) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"sysctl\":"...)
@@ -868,7 +868,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Byte('}')
 		}
 	}
-	if !(v.Personality == nil) {
+	if v.Personality != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"personality\":"...)
@@ -878,7 +878,7 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Uint(uint64((*v.Personality)))
 		}
 	}
-	if !(v.OOMScoreAdj == nil) {
+	if v.OOMScoreAdj != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"oomScoreAdj\":"...)
@@ -888,41 +888,41 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Int(int64((*v.OOMScoreAdj)))
 		}
 	}
-	if !(v.Process == nil) {
+	if v.Process != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"process\":"...)
 		if v.Process == nil {
 			e.Null()
 		} else {
-			encodeProcess(e, &(*v.Process))
+			encodeProcess(e, v.Process)
 		}
 	}
-	if !(v.Seccomp == nil) {
+	if v.Seccomp != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"seccomp\":"...)
 		if v.Seccomp == nil {
 			e.Null()
 		} else {
-			encodeSeccomp(e, &(*v.Seccomp))
+			encodeSeccomp(e, v.Seccomp)
 		}
 	}
-	if !(v.Cgroup == nil) {
+	if v.Cgroup != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cgroup\":"...)
 		if v.Cgroup == nil {
 			e.Null()
 		} else {
-			encodeCgroup(e, &(*v.Cgroup))
+			encodeCgroup(e, v.Cgroup)
 		}
 	}
 	e.Byte(c)
 	c = ','
 	e.B = append(e.B, "\"hooks\":"...)
 	encodeHooks(e, &v.Hooks)
-	if !(len(v.Annotations) == 0) {
+	if len(v.Annotations) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"annotations\":"...)
@@ -983,7 +983,7 @@ func encodeNamespace(e *jsonfast.Encoder, v *Namespace) {
 	c = ','
 	e.B = append(e.B, "\"type\":"...)
 	e.Str(string(v.Type))
-	if !(v.Path == "") {
+	if v.Path != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"path\":"...)
@@ -1136,14 +1136,14 @@ func decodeMount(d *jsonfast.Decoder, v *Mount) {
 			d.Once(&seen, 9)
 			if !d.Null() {
 				x55 := new(MountAttr)
-				decodeMountAttr(d, &*x55)
+				decodeMountAttr(d, x55)
 				v.RecAttr = x55
 			}
 		case "idMap":
 			d.Once(&seen, 10)
 			if !d.Null() {
 				x56 := new(MountIDMap)
-				decodeMountIDMap(d, &*x56)
+				decodeMountIDMap(d, x56)
 				v.IDMap = x56
 			}
 		default:
@@ -1166,25 +1166,25 @@ func encodeMount(e *jsonfast.Encoder, v *Mount) {
 	c = ','
 	e.B = append(e.B, "\"destination\":"...)
 	e.Str(string(v.Destination))
-	if !(v.Type == "") {
+	if v.Type != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"type\":"...)
 		e.Str(string(v.Type))
 	}
-	if !(v.Flags == 0) {
+	if v.Flags != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"flags\":"...)
 		e.Uint(uint64(v.Flags))
 	}
-	if !(v.ClearFlags == 0) {
+	if v.ClearFlags != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"clearFlags\":"...)
 		e.Uint(uint64(v.ClearFlags))
 	}
-	if !(len(v.PropagationFlags) == 0) {
+	if len(v.PropagationFlags) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"propagationFlags\":"...)
@@ -1201,36 +1201,36 @@ func encodeMount(e *jsonfast.Encoder, v *Mount) {
 			e.Byte(']')
 		}
 	}
-	if !(v.Data == "") {
+	if v.Data != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"data\":"...)
 		e.Str(string(v.Data))
 	}
-	if !(!v.CopyUp) {
+	if v.CopyUp {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"copyUp\":"...)
 		e.Bool(bool(v.CopyUp))
 	}
-	if !(v.RecAttr == nil) {
+	if v.RecAttr != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"recAttr\":"...)
 		if v.RecAttr == nil {
 			e.Null()
 		} else {
-			encodeMountAttr(e, &(*v.RecAttr))
+			encodeMountAttr(e, v.RecAttr)
 		}
 	}
-	if !(v.IDMap == nil) {
+	if v.IDMap != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"idMap\":"...)
 		if v.IDMap == nil {
 			e.Null()
 		} else {
-			encodeMountIDMap(e, &(*v.IDMap))
+			encodeMountIDMap(e, v.IDMap)
 		}
 	}
 	if c == '{' {
@@ -1413,7 +1413,7 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 			d.Once(&seen, 11)
 			if !d.Null() {
 				x63 := new(Capabilities)
-				decodeCapabilities(d, &*x63)
+				decodeCapabilities(d, x63)
 				v.Capabilities = x63
 			}
 		case "noNewPrivileges":
@@ -1435,21 +1435,21 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 			d.Once(&seen, 15)
 			if !d.Null() {
 				x64 := new(Scheduler)
-				decodeScheduler(d, &*x64)
+				decodeScheduler(d, x64)
 				v.Scheduler = x64
 			}
 		case "ioPriority":
 			d.Once(&seen, 16)
 			if !d.Null() {
 				x65 := new(IOPriority)
-				decodeIOPriority(d, &*x65)
+				decodeIOPriority(d, x65)
 				v.IOPriority = x65
 			}
 		case "execCPUAffinity":
 			d.Once(&seen, 17)
 			if !d.Null() {
 				x66 := new(CPUAffinity)
-				decodeCPUAffinity(d, &*x66)
+				decodeCPUAffinity(d, x66)
 				v.ExecCPUAffinity = x66
 			}
 		default:
@@ -1460,19 +1460,19 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 
 func encodeProcess(e *jsonfast.Encoder, v *Process) {
 	c := byte('{')
-	if !(!v.Terminal) {
+	if v.Terminal {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"terminal\":"...)
 		e.Bool(bool(v.Terminal))
 	}
-	if !(v.ConsoleHeight == 0) {
+	if v.ConsoleHeight != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"consoleHeight\":"...)
 		e.Uint(uint64(v.ConsoleHeight))
 	}
-	if !(v.ConsoleWidth == 0) {
+	if v.ConsoleWidth != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"consoleWidth\":"...)
@@ -1493,7 +1493,7 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 		}
 		e.Byte(']')
 	}
-	if !(len(v.Env) == 0) {
+	if len(v.Env) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"env\":"...)
@@ -1522,7 +1522,7 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 	c = ','
 	e.B = append(e.B, "\"gid\":"...)
 	e.Uint(uint64(v.GID))
-	if !(len(v.AdditionalGids) == 0) {
+	if len(v.AdditionalGids) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"additionalGids\":"...)
@@ -1539,7 +1539,7 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Byte(']')
 		}
 	}
-	if !(v.Umask == nil) {
+	if v.Umask != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"umask\":"...)
@@ -1549,7 +1549,7 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Uint(uint64((*v.Umask)))
 		}
 	}
-	if !(len(v.Rlimits) == 0) {
+	if len(v.Rlimits) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"rlimits\":"...)
@@ -1566,62 +1566,62 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Byte(']')
 		}
 	}
-	if !(v.Capabilities == nil) {
+	if v.Capabilities != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"capabilities\":"...)
 		if v.Capabilities == nil {
 			e.Null()
 		} else {
-			encodeCapabilities(e, &(*v.Capabilities))
+			encodeCapabilities(e, v.Capabilities)
 		}
 	}
-	if !(!v.NoNewPrivileges) {
+	if v.NoNewPrivileges {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"noNewPrivileges\":"...)
 		e.Bool(bool(v.NoNewPrivileges))
 	}
-	if !(v.ApparmorProfile == "") {
+	if v.ApparmorProfile != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"apparmorProfile\":"...)
 		e.Str(string(v.ApparmorProfile))
 	}
-	if !(v.SelinuxLabel == "") {
+	if v.SelinuxLabel != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"selinuxLabel\":"...)
 		e.Str(string(v.SelinuxLabel))
 	}
-	if !(v.Scheduler == nil) {
+	if v.Scheduler != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"scheduler\":"...)
 		if v.Scheduler == nil {
 			e.Null()
 		} else {
-			encodeScheduler(e, &(*v.Scheduler))
+			encodeScheduler(e, v.Scheduler)
 		}
 	}
-	if !(v.IOPriority == nil) {
+	if v.IOPriority != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"ioPriority\":"...)
 		if v.IOPriority == nil {
 			e.Null()
 		} else {
-			encodeIOPriority(e, &(*v.IOPriority))
+			encodeIOPriority(e, v.IOPriority)
 		}
 	}
-	if !(v.ExecCPUAffinity == nil) {
+	if v.ExecCPUAffinity != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"execCPUAffinity\":"...)
 		if v.ExecCPUAffinity == nil {
 			e.Null()
 		} else {
-			encodeCPUAffinity(e, &(*v.ExecCPUAffinity))
+			encodeCPUAffinity(e, v.ExecCPUAffinity)
 		}
 	}
 	if c == '{' {
@@ -1702,13 +1702,13 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 	c = ','
 	e.B = append(e.B, "\"defaultAction\":"...)
 	e.Str(string(v.DefaultAction))
-	if !(v.DefaultErrno == 0) {
+	if v.DefaultErrno != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"defaultErrno\":"...)
 		e.Uint(uint64(v.DefaultErrno))
 	}
-	if !(len(v.Architectures) == 0) {
+	if len(v.Architectures) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"architectures\":"...)
@@ -1725,7 +1725,7 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Flags) == 0) {
+	if len(v.Flags) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"flags\":"...)
@@ -1742,19 +1742,19 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 			e.Byte(']')
 		}
 	}
-	if !(v.ListenerPath == "") {
+	if v.ListenerPath != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"listenerPath\":"...)
 		e.Str(string(v.ListenerPath))
 	}
-	if !(v.ListenerMetadata == "") {
+	if v.ListenerMetadata != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"listenerMetadata\":"...)
 		e.Str(string(v.ListenerMetadata))
 	}
-	if !(len(v.Syscalls) == 0) {
+	if len(v.Syscalls) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"syscalls\":"...)
@@ -1790,7 +1790,7 @@ func decodeCgroup(d *jsonfast.Decoder, v *Cgroup) {
 			d.Once(&seen, 1)
 			if !d.Null() {
 				x77 := new(cgroups.Resources)
-				decodeCgroupsResources(d, &*x77)
+				decodeCgroupsResources(d, x77)
 				v.Resources = x77
 			}
 		case "kernelMemory":
@@ -1815,23 +1815,23 @@ func encodeCgroup(e *jsonfast.Encoder, v *Cgroup) {
 	c = ','
 	e.B = append(e.B, "\"path\":"...)
 	e.Str(string(v.Path))
-	if !(v.Resources == nil) {
+	if v.Resources != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"resources\":"...)
 		if v.Resources == nil {
 			e.Null()
 		} else {
-			encodeCgroupsResources(e, &(*v.Resources))
+			encodeCgroupsResources(e, v.Resources)
 		}
 	}
-	if !(v.KernelMemory == 0) {
+	if v.KernelMemory != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"kernelMemory\":"...)
 		e.Int(int64(v.KernelMemory))
 	}
-	if !(v.KernelMemoryTCP == 0) {
+	if v.KernelMemoryTCP != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"kernelMemoryTCP\":"...)
@@ -1927,7 +1927,7 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 
 func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 	c := byte('{')
-	if !(len(v.Prestart) == 0) {
+	if len(v.Prestart) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"prestart\":"...)
@@ -1944,7 +1944,7 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.CreateRuntime) == 0) {
+	if len(v.CreateRuntime) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"createRuntime\":"...)
@@ -1961,7 +1961,7 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.CreateContainer) == 0) {
+	if len(v.CreateContainer) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"createContainer\":"...)
@@ -1978,7 +1978,7 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.StartContainer) == 0) {
+	if len(v.StartContainer) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"startContainer\":"...)
@@ -1995,7 +1995,7 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Poststart) == 0) {
+	if len(v.Poststart) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"poststart\":"...)
@@ -2012,7 +2012,7 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Poststop) == 0) {
+	if len(v.Poststop) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"poststop\":"...)
@@ -2057,13 +2057,13 @@ func decodeLimits(d *jsonfast.Decoder, v *Limits) {
 
 func encodeLimits(e *jsonfast.Encoder, v *Limits) {
 	c := byte('{')
-	if !(v.WallTime == 0) {
+	if v.WallTime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"wallTime\":"...)
 		e.Int(int64(v.WallTime))
 	}
-	if !(v.CPUTime == 0) {
+	if v.CPUTime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpuTime\":"...)
@@ -2097,13 +2097,13 @@ func decodeMountAttr(d *jsonfast.Decoder, v *MountAttr) {
 
 func encodeMountAttr(e *jsonfast.Encoder, v *MountAttr) {
 	c := byte('{')
-	if !(v.Set == 0) {
+	if v.Set != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"set\":"...)
 		e.Uint(uint64(v.Set))
 	}
-	if !(v.Clear == 0) {
+	if v.Clear != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"clear\":"...)
@@ -2161,7 +2161,7 @@ func decodeMountIDMap(d *jsonfast.Decoder, v *MountIDMap) {
 
 func encodeMountIDMap(e *jsonfast.Encoder, v *MountIDMap) {
 	c := byte('{')
-	if !(len(v.UIDMappings) == 0) {
+	if len(v.UIDMappings) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"uidMappings\":"...)
@@ -2178,7 +2178,7 @@ func encodeMountIDMap(e *jsonfast.Encoder, v *MountIDMap) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.GIDMappings) == 0) {
+	if len(v.GIDMappings) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"gidMappings\":"...)
@@ -2195,13 +2195,13 @@ func encodeMountIDMap(e *jsonfast.Encoder, v *MountIDMap) {
 			e.Byte(']')
 		}
 	}
-	if !(v.UserNSPath == "") {
+	if v.UserNSPath != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"userNSPath\":"...)
 		e.Str(string(v.UserNSPath))
 	}
-	if !(!v.Recursive) {
+	if v.Recursive {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"recursive\":"...)
@@ -2339,7 +2339,7 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 
 func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 	c := byte('{')
-	if !(len(v.Bounding) == 0) {
+	if len(v.Bounding) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"bounding\":"...)
@@ -2356,7 +2356,7 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Effective) == 0) {
+	if len(v.Effective) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"effective\":"...)
@@ -2373,7 +2373,7 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Inheritable) == 0) {
+	if len(v.Inheritable) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"inheritable\":"...)
@@ -2390,7 +2390,7 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Permitted) == 0) {
+	if len(v.Permitted) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"permitted\":"...)
@@ -2407,7 +2407,7 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Ambient) == 0) {
+	if len(v.Ambient) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"ambient\":"...)
@@ -2481,37 +2481,37 @@ func encodeScheduler(e *jsonfast.Encoder, v *Scheduler) {
 	c = ','
 	e.B = append(e.B, "\"policy\":"...)
 	e.Uint(uint64(v.Policy))
-	if !(v.Nice == 0) {
+	if v.Nice != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"nice\":"...)
 		e.Int(int64(v.Nice))
 	}
-	if !(v.Priority == 0) {
+	if v.Priority != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"priority\":"...)
 		e.Uint(uint64(v.Priority))
 	}
-	if !(v.Flags == 0) {
+	if v.Flags != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"flags\":"...)
 		e.Uint(uint64(v.Flags))
 	}
-	if !(v.Runtime == 0) {
+	if v.Runtime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"runtime\":"...)
 		e.Uint(uint64(v.Runtime))
 	}
-	if !(v.Deadline == 0) {
+	if v.Deadline != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"deadline\":"...)
 		e.Uint(uint64(v.Deadline))
 	}
-	if !(v.Period == 0) {
+	if v.Period != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"period\":"...)
@@ -2595,7 +2595,7 @@ func decodeCPUAffinity(d *jsonfast.Decoder, v *CPUAffinity) {
 
 func encodeCPUAffinity(e *jsonfast.Encoder, v *CPUAffinity) {
 	c := byte('{')
-	if !(len(v.Initial) == 0) {
+	if len(v.Initial) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"initial\":"...)
@@ -2612,7 +2612,7 @@ func encodeCPUAffinity(e *jsonfast.Encoder, v *CPUAffinity) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Final) == 0) {
+	if len(v.Final) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"final\":"...)
@@ -2700,13 +2700,13 @@ func encodeSyscallRule(e *jsonfast.Encoder, v *SyscallRule) {
 	c = ','
 	e.B = append(e.B, "\"action\":"...)
 	e.Str(string(v.Action))
-	if !(v.Errno == 0) {
+	if v.Errno != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"errno\":"...)
 		e.Uint(uint64(v.Errno))
 	}
-	if !(len(v.Args) == 0) {
+	if len(v.Args) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"args\":"...)
@@ -2741,7 +2741,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x112 *config.Rule
 					if !d.Null() {
 						x113 := new(config.Rule)
-						decodeConfigRule(d, &*x113)
+						decodeConfigRule(d, x113)
 						x112 = x113
 					}
 					v.Devices = append(v.Devices, x112)
@@ -2836,7 +2836,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x117 *cgroups.WeightDevice
 					if !d.Null() {
 						x118 := new(cgroups.WeightDevice)
-						decodeCgroupsWeightDevice(d, &*x118)
+						decodeCgroupsWeightDevice(d, x118)
 						x117 = x118
 					}
 					v.BlkioWeightDevice = append(v.BlkioWeightDevice, x117)
@@ -2850,7 +2850,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x119 *cgroups.ThrottleDevice
 					if !d.Null() {
 						x120 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, &*x120)
+						decodeCgroupsThrottleDevice(d, x120)
 						x119 = x120
 					}
 					v.BlkioThrottleReadBpsDevice = append(v.BlkioThrottleReadBpsDevice, x119)
@@ -2864,7 +2864,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x121 *cgroups.ThrottleDevice
 					if !d.Null() {
 						x122 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, &*x122)
+						decodeCgroupsThrottleDevice(d, x122)
 						x121 = x122
 					}
 					v.BlkioThrottleWriteBpsDevice = append(v.BlkioThrottleWriteBpsDevice, x121)
@@ -2878,7 +2878,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x123 *cgroups.ThrottleDevice
 					if !d.Null() {
 						x124 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, &*x124)
+						decodeCgroupsThrottleDevice(d, x124)
 						x123 = x124
 					}
 					v.BlkioThrottleReadIOPSDevice = append(v.BlkioThrottleReadIOPSDevice, x123)
@@ -2892,7 +2892,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x125 *cgroups.ThrottleDevice
 					if !d.Null() {
 						x126 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, &*x126)
+						decodeCgroupsThrottleDevice(d, x126)
 						x125 = x126
 					}
 					v.BlkioThrottleWriteIOPSDevice = append(v.BlkioThrottleWriteIOPSDevice, x125)
@@ -2911,7 +2911,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x127 *cgroups.HugepageLimit
 					if !d.Null() {
 						x128 := new(cgroups.HugepageLimit)
-						decodeCgroupsHugepageLimit(d, &*x128)
+						decodeCgroupsHugepageLimit(d, x128)
 						x127 = x128
 					}
 					v.HugetlbLimit = append(v.HugetlbLimit, x127)
@@ -2937,7 +2937,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 					var x130 *cgroups.IfPrioMap
 					if !d.Null() {
 						x131 := new(cgroups.IfPrioMap)
-						decodeCgroupsIfPrioMap(d, &*x131)
+						decodeCgroupsIfPrioMap(d, x131)
 						x130 = x131
 					}
 					v.NetPrioIfpriomap = append(v.NetPrioIfpriomap, x130)
@@ -2990,7 +2990,7 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 
 func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 	c := byte('{')
-	if !(v.Devices == nil) {
+	if v.Devices != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"devices\":"...)
@@ -3005,43 +3005,43 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.Devices[x136] == nil {
 					e.Null()
 				} else {
-					encodeConfigRule(e, &(*v.Devices[x136]))
+					encodeConfigRule(e, v.Devices[x136])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.Memory == 0) {
+	if v.Memory != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"memory\":"...)
 		e.Int(int64(v.Memory))
 	}
-	if !(v.MemoryReservation == 0) {
+	if v.MemoryReservation != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"memory_reservation\":"...)
 		e.Int(int64(v.MemoryReservation))
 	}
-	if !(v.MemorySwap == 0) {
+	if v.MemorySwap != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"memory_swap\":"...)
 		e.Int(int64(v.MemorySwap))
 	}
-	if !(v.CpuShares == 0) {
+	if v.CpuShares != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_shares\":"...)
 		e.Uint(uint64(v.CpuShares))
 	}
-	if !(v.CpuQuota == 0) {
+	if v.CpuQuota != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_quota\":"...)
 		e.Int(int64(v.CpuQuota))
 	}
-	if !(v.CpuBurst == nil) {
+	if v.CpuBurst != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_burst\":"...)
@@ -3051,37 +3051,37 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Uint(uint64((*v.CpuBurst)))
 		}
 	}
-	if !(v.CpuPeriod == 0) {
+	if v.CpuPeriod != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_period\":"...)
 		e.Uint(uint64(v.CpuPeriod))
 	}
-	if !(v.CpuRtRuntime == 0) {
+	if v.CpuRtRuntime != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_rt_quota\":"...)
 		e.Int(int64(v.CpuRtRuntime))
 	}
-	if !(v.CpuRtPeriod == 0) {
+	if v.CpuRtPeriod != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_rt_period\":"...)
 		e.Uint(uint64(v.CpuRtPeriod))
 	}
-	if !(v.CpusetCpus == "") {
+	if v.CpusetCpus != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpuset_cpus\":"...)
 		e.Str(string(v.CpusetCpus))
 	}
-	if !(v.CpusetMems == "") {
+	if v.CpusetMems != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpuset_mems\":"...)
 		e.Str(string(v.CpusetMems))
 	}
-	if !(v.CPUIdle == nil) {
+	if v.CPUIdle != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_idle\":"...)
@@ -3091,7 +3091,7 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Int(int64((*v.CPUIdle)))
 		}
 	}
-	if !(v.PidsLimit == nil) {
+	if v.PidsLimit != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"pids_limit\":"...)
@@ -3101,19 +3101,19 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Int(int64((*v.PidsLimit)))
 		}
 	}
-	if !(v.BlkioWeight == 0) {
+	if v.BlkioWeight != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_weight\":"...)
 		e.Uint(uint64(v.BlkioWeight))
 	}
-	if !(v.BlkioLeafWeight == 0) {
+	if v.BlkioLeafWeight != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_leaf_weight\":"...)
 		e.Uint(uint64(v.BlkioLeafWeight))
 	}
-	if !(v.BlkioWeightDevice == nil) {
+	if v.BlkioWeightDevice != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_weight_device\":"...)
@@ -3128,13 +3128,13 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.BlkioWeightDevice[x137] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsWeightDevice(e, &(*v.BlkioWeightDevice[x137]))
+					encodeCgroupsWeightDevice(e, v.BlkioWeightDevice[x137])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.BlkioThrottleReadBpsDevice == nil) {
+	if v.BlkioThrottleReadBpsDevice != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_throttle_read_bps_device\":"...)
@@ -3149,13 +3149,13 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.BlkioThrottleReadBpsDevice[x138] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, &(*v.BlkioThrottleReadBpsDevice[x138]))
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadBpsDevice[x138])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.BlkioThrottleWriteBpsDevice == nil) {
+	if v.BlkioThrottleWriteBpsDevice != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_throttle_write_bps_device\":"...)
@@ -3170,13 +3170,13 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.BlkioThrottleWriteBpsDevice[x139] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, &(*v.BlkioThrottleWriteBpsDevice[x139]))
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteBpsDevice[x139])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.BlkioThrottleReadIOPSDevice == nil) {
+	if v.BlkioThrottleReadIOPSDevice != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_throttle_read_iops_device\":"...)
@@ -3191,13 +3191,13 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.BlkioThrottleReadIOPSDevice[x140] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, &(*v.BlkioThrottleReadIOPSDevice[x140]))
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadIOPSDevice[x140])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.BlkioThrottleWriteIOPSDevice == nil) {
+	if v.BlkioThrottleWriteIOPSDevice != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"blkio_throttle_write_iops_device\":"...)
@@ -3212,19 +3212,19 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.BlkioThrottleWriteIOPSDevice[x141] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, &(*v.BlkioThrottleWriteIOPSDevice[x141]))
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteIOPSDevice[x141])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.Freezer == "") {
+	if v.Freezer != "" {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"freezer\":"...)
 		e.Str(string(v.Freezer))
 	}
-	if !(v.HugetlbLimit == nil) {
+	if v.HugetlbLimit != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"hugetlb_limit\":"...)
@@ -3239,19 +3239,19 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.HugetlbLimit[x142] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsHugepageLimit(e, &(*v.HugetlbLimit[x142]))
+					encodeCgroupsHugepageLimit(e, v.HugetlbLimit[x142])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(!v.OomKillDisable) {
+	if v.OomKillDisable {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"oom_kill_disable\":"...)
 		e.Bool(bool(v.OomKillDisable))
 	}
-	if !(v.MemorySwappiness == nil) {
+	if v.MemorySwappiness != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"memory_swappiness\":"...)
@@ -3261,7 +3261,7 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Uint(uint64((*v.MemorySwappiness)))
 		}
 	}
-	if !(v.NetPrioIfpriomap == nil) {
+	if v.NetPrioIfpriomap != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"net_prio_ifpriomap\":"...)
@@ -3276,19 +3276,19 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 				if v.NetPrioIfpriomap[x143] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsIfPrioMap(e, &(*v.NetPrioIfpriomap[x143]))
+					encodeCgroupsIfPrioMap(e, v.NetPrioIfpriomap[x143])
 				}
 			}
 			e.Byte(']')
 		}
 	}
-	if !(v.NetClsClassid == 0) {
+	if v.NetClsClassid != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"net_cls_classid_u\":"...)
 		e.Uint(uint64(v.NetClsClassid))
 	}
-	if !(v.Rdma == nil) {
+	if v.Rdma != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"rdma\":"...)
@@ -3313,13 +3313,13 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Byte('}')
 		}
 	}
-	if !(v.CpuWeight == 0) {
+	if v.CpuWeight != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"cpu_weight\":"...)
 		e.Uint(uint64(v.CpuWeight))
 	}
-	if !(v.Unified == nil) {
+	if v.Unified != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"unified\":"...)
@@ -3344,7 +3344,7 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Byte('}')
 		}
 	}
-	if !(!v.MemoryCheckBeforeUpdate) {
+	if v.MemoryCheckBeforeUpdate {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"memory_check_before_update\":"...)
@@ -3406,7 +3406,7 @@ func encodeHook(e *jsonfast.Encoder, v *Hook) {
 	c = ','
 	e.B = append(e.B, "\"path\":"...)
 	e.Str(string(v.Path))
-	if !(len(v.Args) == 0) {
+	if len(v.Args) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"args\":"...)
@@ -3423,7 +3423,7 @@ func encodeHook(e *jsonfast.Encoder, v *Hook) {
 			e.Byte(']')
 		}
 	}
-	if !(len(v.Env) == 0) {
+	if len(v.Env) != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"env\":"...)
@@ -3440,7 +3440,7 @@ func encodeHook(e *jsonfast.Encoder, v *Hook) {
 			e.Byte(']')
 		}
 	}
-	if !(v.Timeout == 0) {
+	if v.Timeout != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"timeout\":"...)
@@ -3492,7 +3492,7 @@ func encodeSeccompArg(e *jsonfast.Encoder, v *SeccompArg) {
 	c = ','
 	e.B = append(e.B, "\"value\":"...)
 	e.Uint(uint64(v.Value))
-	if !(v.ValueTwo == 0) {
+	if v.ValueTwo != 0 {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"valueTwo\":"...)
@@ -3768,7 +3768,7 @@ func decodeCgroupsLinuxRdma(d *jsonfast.Decoder, v *cgroups.LinuxRdma) {
 
 func encodeCgroupsLinuxRdma(e *jsonfast.Encoder, v *cgroups.LinuxRdma) {
 	c := byte('{')
-	if !(v.HcaHandles == nil) {
+	if v.HcaHandles != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"hca_handles\":"...)
@@ -3778,7 +3778,7 @@ func encodeCgroupsLinuxRdma(e *jsonfast.Encoder, v *cgroups.LinuxRdma) {
 			e.Uint(uint64((*v.HcaHandles)))
 		}
 	}
-	if !(v.HcaObjects == nil) {
+	if v.HcaObjects != nil {
 		e.Byte(c)
 		c = ','
 		e.B = append(e.B, "\"hca_objects\":"...)

@@ -21,14 +21,14 @@ func decodeSpecsSpec(d *jsonfast.Decoder, v *specs.Spec) {
 			d.Once(&seen, 1)
 			if !d.Null() {
 				x1 := new(specs.Process)
-				decodeSpecsProcess(d, &*x1)
+				decodeSpecsProcess(d, x1)
 				v.Process = x1
 			}
 		case "root":
 			d.Once(&seen, 2)
 			if !d.Null() {
 				x2 := new(specs.Root)
-				decodeSpecsRoot(d, &*x2)
+				decodeSpecsRoot(d, x2)
 				v.Root = x2
 			}
 		case "hostname":
@@ -57,7 +57,7 @@ func decodeSpecsSpec(d *jsonfast.Decoder, v *specs.Spec) {
 			d.Once(&seen, 6)
 			if !d.Null() {
 				x4 := new(specs.Hooks)
-				decodeSpecsHooks(d, &*x4)
+				decodeSpecsHooks(d, x4)
 				v.Hooks = x4
 			}
 		case "annotations":
@@ -76,7 +76,7 @@ func decodeSpecsSpec(d *jsonfast.Decoder, v *specs.Spec) {
 			d.Once(&seen, 8)
 			if !d.Null() {
 				x7 := new(specs.Linux)
-				decodeSpecsLinux(d, &*x7)
+				decodeSpecsLinux(d, x7)
 				v.Linux = x7
 			}
 		case "solaris":
@@ -108,7 +108,7 @@ func decodeSpecsProcess(d *jsonfast.Decoder, v *specs.Process) {
 			d.Once(&seen, 1)
 			if !d.Null() {
 				x8 := new(specs.Box)
-				decodeSpecsBox(d, &*x8)
+				decodeSpecsBox(d, x8)
 				v.ConsoleSize = x8
 			}
 		case "user":
@@ -154,7 +154,7 @@ func decodeSpecsProcess(d *jsonfast.Decoder, v *specs.Process) {
 			d.Once(&seen, 7)
 			if !d.Null() {
 				x11 := new(specs.LinuxCapabilities)
-				decodeSpecsLinuxCapabilities(d, &*x11)
+				decodeSpecsLinuxCapabilities(d, x11)
 				v.Capabilities = x11
 			}
 		case "rlimits":
@@ -190,7 +190,7 @@ func decodeSpecsProcess(d *jsonfast.Decoder, v *specs.Process) {
 			d.Once(&seen, 12)
 			if !d.Null() {
 				x14 := new(specs.Scheduler)
-				decodeSpecsScheduler(d, &*x14)
+				decodeSpecsScheduler(d, x14)
 				v.Scheduler = x14
 			}
 		case "selinuxLabel":
@@ -202,14 +202,14 @@ func decodeSpecsProcess(d *jsonfast.Decoder, v *specs.Process) {
 			d.Once(&seen, 14)
 			if !d.Null() {
 				x15 := new(specs.LinuxIOPriority)
-				decodeSpecsLinuxIOPriority(d, &*x15)
+				decodeSpecsLinuxIOPriority(d, x15)
 				v.IOPriority = x15
 			}
 		case "execCPUAffinity":
 			d.Once(&seen, 15)
 			if !d.Null() {
 				x16 := new(specs.CPUAffinity)
-				decodeSpecsCPUAffinity(d, &*x16)
+				decodeSpecsCPUAffinity(d, x16)
 				v.ExecCPUAffinity = x16
 			}
 		default:
@@ -425,7 +425,7 @@ func decodeSpecsLinux(d *jsonfast.Decoder, v *specs.Linux) {
 			d.Once(&seen, 3)
 			if !d.Null() {
 				x30 := new(specs.LinuxResources)
-				decodeSpecsLinuxResources(d, &*x30)
+				decodeSpecsLinuxResources(d, x30)
 				v.Resources = x30
 			}
 		case "cgroupsPath":
@@ -473,7 +473,7 @@ func decodeSpecsLinux(d *jsonfast.Decoder, v *specs.Linux) {
 			d.Once(&seen, 8)
 			if !d.Null() {
 				x35 := new(specs.LinuxSeccomp)
-				decodeSpecsLinuxSeccomp(d, &*x35)
+				decodeSpecsLinuxSeccomp(d, x35)
 				v.Seccomp = x35
 			}
 		case "rootfsPropagation":
@@ -514,21 +514,21 @@ func decodeSpecsLinux(d *jsonfast.Decoder, v *specs.Linux) {
 			d.Once(&seen, 13)
 			if !d.Null() {
 				x38 := new(specs.LinuxIntelRdt)
-				decodeSpecsLinuxIntelRdt(d, &*x38)
+				decodeSpecsLinuxIntelRdt(d, x38)
 				v.IntelRdt = x38
 			}
 		case "memoryPolicy":
 			d.Once(&seen, 14)
 			if !d.Null() {
 				x39 := new(specs.LinuxMemoryPolicy)
-				decodeSpecsLinuxMemoryPolicy(d, &*x39)
+				decodeSpecsLinuxMemoryPolicy(d, x39)
 				v.MemoryPolicy = x39
 			}
 		case "personality":
 			d.Once(&seen, 15)
 			if !d.Null() {
 				x40 := new(specs.LinuxPersonality)
-				decodeSpecsLinuxPersonality(d, &*x40)
+				decodeSpecsLinuxPersonality(d, x40)
 				v.Personality = x40
 			}
 		case "timeOffsets":
@@ -891,28 +891,28 @@ func decodeSpecsLinuxResources(d *jsonfast.Decoder, v *specs.LinuxResources) {
 			d.Once(&seen, 1)
 			if !d.Null() {
 				x55 := new(specs.LinuxMemory)
-				decodeSpecsLinuxMemory(d, &*x55)
+				decodeSpecsLinuxMemory(d, x55)
 				v.Memory = x55
 			}
 		case "cpu":
 			d.Once(&seen, 2)
 			if !d.Null() {
 				x56 := new(specs.LinuxCPU)
-				decodeSpecsLinuxCPU(d, &*x56)
+				decodeSpecsLinuxCPU(d, x56)
 				v.CPU = x56
 			}
 		case "pids":
 			d.Once(&seen, 3)
 			if !d.Null() {
 				x57 := new(specs.LinuxPids)
-				decodeSpecsLinuxPids(d, &*x57)
+				decodeSpecsLinuxPids(d, x57)
 				v.Pids = x57
 			}
 		case "blockIO":
 			d.Once(&seen, 4)
 			if !d.Null() {
 				x58 := new(specs.LinuxBlockIO)
-				decodeSpecsLinuxBlockIO(d, &*x58)
+				decodeSpecsLinuxBlockIO(d, x58)
 				v.BlockIO = x58
 			}
 		case "hugepageLimits":
@@ -931,7 +931,7 @@ func decodeSpecsLinuxResources(d *jsonfast.Decoder, v *specs.LinuxResources) {
 			d.Once(&seen, 6)
 			if !d.Null() {
 				x60 := new(specs.LinuxNetwork)
-				decodeSpecsLinuxNetwork(d, &*x60)
+				decodeSpecsLinuxNetwork(d, x60)
 				v.Network = x60
 			}
 		case "rdma":

@@ -251,6 +251,7 @@ func (g *gen) decodeValue(t reflect.Type, dst string) string {
 		if inner == "" {
 			return ""
 		}
+		inner = strings.ReplaceAll(inner, "&*"+x, x)
 		return fmt.Sprintf("%s := new(%s)\n%s\n%s = %s", x, g.typeExpr(t.Elem()), inner, dst, x)
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
@@ -318,7 +319,8 @@ func (g *gen) encodeValue(t reflect.Type, src string) string {
 		g.need(t)
 		return fmt.Sprintf("%s(e, &%s)", g.funcName("encode", t), src)
 	case reflect.Ptr:
-		return fmt.Sprintf("if %s == nil {\ne.Null()\n} else {\n%s\n}", src, g.encodeValue(t.Elem(), "(*"+src+")"))
+		inner := strings.ReplaceAll(g.encodeValue(t.Elem(), "(*"+src+")"), "&(*"+src+")", src)
+		return fmt.Sprintf("if %s == nil {\ne.Null()\n} else {\n%s\n}", src, inner)
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return fmt.Sprintf("e.Marshal(%s)", src)
@@ -382,6 +384,23 @@ func (g *gen) omitted(f field) string {
 	return strings.Join(conds, " || ")
 }
 
+// kept negates an omitted condition, term by term.
+func kept(omitted string) string {
+	var terms []string
+	for _, c := range strings.Split(omitted, " || ") {
+		switch {
+		case strings.HasPrefix(c, "!"):
+			c = c[1:]
+		case strings.Contains(c, " == "):
+			c = strings.Replace(c, " == ", " != ", 1)
+		default:
+			c = "!" + c
+		}
+		terms = append(terms, c)
+	}
+	return strings.Join(terms, " && ")
+}
+
 func (g *gen) encodeFunc(t reflect.Type, fs []field) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "func %s(e *jsonfast.Encoder, v *%s) {\n", g.funcName("encode", t), g.typeExpr(t))
@@ -389,7 +408,7 @@ func (g *gen) encodeFunc(t reflect.Type, fs []field) string {
 	for _, f := range fs {
 		code := fmt.Sprintf("e.Byte(c)\nc = ','\ne.B = append(e.B, %q...)\n%s", fmt.Sprintf("%q:", f.name), g.encodeValue(f.typ, f.dst))
 		if cond := g.omitted(f); cond != "" {
-			code = fmt.Sprintf("if !(%s) {\n%s\n}", cond, code)
+			code = fmt.Sprintf("if %s {\n%s\n}", kept(cond), code)
 		}
 		b.WriteString(code + "\n")
 	}
