@@ -150,16 +150,7 @@ func (d *Decoder) Once(seen *uint64, field uint) {
 
 // Object reads an object, calling f with each key; f reads the value.
 func (d *Decoder) Object(f func(key []byte)) {
-	if d.next() != '{' {
-		d.Fail()
-		return
-	}
-	d.i++
-	if d.next() == '}' {
-		d.i++
-		return
-	}
-	for !d.bad {
+	d.list('{', '}', func() {
 		k := d.StrBytes()
 		if d.next() != ':' {
 			d.Fail()
@@ -167,35 +158,32 @@ func (d *Decoder) Object(f func(key []byte)) {
 		}
 		d.i++
 		f(k)
-		switch d.next() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return
-		default:
-			d.Fail()
-		}
-	}
+	})
 }
 
 // Array reads an array, calling f for each element.
 func (d *Decoder) Array(f func()) {
-	if d.next() != '[' {
+	d.list('[', ']', f)
+}
+
+// list reads an object's members or an array's elements between open
+// and end, separated by commas, calling item for each.
+func (d *Decoder) list(open, end byte, item func()) {
+	if d.next() != open {
 		d.Fail()
 		return
 	}
 	d.i++
-	if d.next() == ']' {
+	if d.next() == end {
 		d.i++
 		return
 	}
 	for !d.bad {
-		f()
+		item()
 		switch d.next() {
 		case ',':
 			d.i++
-		case ']':
+		case end:
 			d.i++
 			return
 		default:
