@@ -55,8 +55,13 @@ func prepareRootfs(cfg *Config, ic *initConfig) (*rootfs, error) {
 		if err := mount("", "/", "", prop, ""); err != nil {
 			return nil, fmt.Errorf("set rootfs propagation: %w", err)
 		}
-		if err := makeParentPrivate(cfg.Rootfs); err != nil {
-			return nil, err
+		// After a recursive change to slave, private or unbindable no
+		// mount is shared, and mountinfo need not be read (as in cinit.c).
+		noneShared := prop&unix.MS_REC != 0 && prop&(unix.MS_SLAVE|unix.MS_PRIVATE|unix.MS_UNBINDABLE) != 0 && prop&unix.MS_SHARED == 0
+		if !noneShared {
+			if err := makeParentPrivate(cfg.Rootfs); err != nil {
+				return nil, err
+			}
 		}
 		if err := mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return nil, fmt.Errorf("bind rootfs: %w", err)
