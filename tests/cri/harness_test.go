@@ -239,7 +239,6 @@ var (
 	startBg       = testenv.StartBg
 	inPty         = testenv.InPty
 	poll          = testenv.Poll
-	procStat      = testenv.ProcStat
 	procsMatching = testenv.ProcsMatching
 	mountsUnder   = testenv.MountsUnder
 	startReaper   = testenv.StartReaper

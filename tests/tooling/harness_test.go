@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -212,7 +211,6 @@ var (
 	startBg       = testenv.StartBg
 	inPty         = testenv.InPty
 	poll          = testenv.Poll
-	procStat      = testenv.ProcStat
 	procsMatching = testenv.ProcsMatching
 	mountsUnder   = testenv.MountsUnder
 	startReaper   = testenv.StartReaper
@@ -253,23 +251,4 @@ func removeCgroupTree(rel string) []string {
 		}
 	}
 	return left
-}
-
-// grepFiles returns the lines of every file under dir (recursively) whose
-// name ends with suffix and that contain substr.
-func grepFiles(dir, suffix, substr string) string {
-	var out []string
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() || !strings.HasSuffix(p, suffix) {
-			return nil
-		}
-		b, _ := os.ReadFile(p)
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, substr) {
-				out = append(out, p+": "+l)
-			}
-		}
-		return nil
-	})
-	return strings.Join(out, "\n")
 }

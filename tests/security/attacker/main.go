@@ -8,7 +8,7 @@
 // Usage: attacker CMD [ARGS...] [-- CMD [ARGS...]]...
 //
 // It must be built with CGO_ENABLED=0 (the rootfs has no libc). The
-// go:debug settings keep the Go runtime from holding cgroup files open,
+// settings below keep the Go runtime from holding cgroup files open,
 // which would show up in "fds".
 //
 //go:debug containermaxprocs=0
