@@ -55,10 +55,25 @@ var runCommand = &cli.Command{
 				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 			}
 		}
-		ctr, err := createContainerConsole(c, id, console, notify)
+		var mon *libtabox.Monitor
+		newMonitor := func(ctr *libtabox.Container) error {
+			limits := ctr.Config().Limits
+			if c.Bool("detach") || (limits == (libtabox.Limits{}) && c.String("report") == "" && c.String("meta") == "") {
+				return nil
+			}
+			var err error
+			mon, err = ctr.NewMonitor(limits)
+			return err
+		}
+		start := libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}
+		ctr, err := createContainerConsole(c, id, console, notify, &start, newMonitor)
+		if mon != nil {
+			defer mon.Close()
+		}
 		if err != nil {
 			return err
 		}
+		started := !ctr.Started().Wall.IsZero()
 		if fc != nil && (ctr.Config().Process == nil || !ctr.Config().Process.Terminal) {
 			fc.ours.Close()
 			fc.theirs.Close()
@@ -74,18 +89,20 @@ var runCommand = &cli.Command{
 		}
 		// With judge limits or a report to write, a monitor watches the
 		// container from before start; with --detach, start leaves one.
-		var mon *libtabox.Monitor
-		limits := ctr.Config().Limits
-		if !c.Bool("detach") && (limits != (libtabox.Limits{}) || c.String("report") != "" || c.String("meta") != "") {
-			if mon, err = ctr.NewMonitor(limits); err != nil {
+		// Create has started the container when it could (see
+		// CreateOpts.Start).
+		if !started {
+			if err := newMonitor(ctr); err != nil {
 				libtabox.Delete(root, id, true, log.Warnf)
 				return err
 			}
-			defer mon.Close()
-		}
-		if err := libtabox.Start(root, id, libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}); err != nil {
-			libtabox.Delete(root, id, true, log.Warnf)
-			return fmt.Errorf("start container %q: %w", id, err)
+			if mon != nil {
+				defer mon.Close()
+			}
+			if err := libtabox.Start(root, id, start); err != nil {
+				libtabox.Delete(root, id, true, log.Warnf)
+				return fmt.Errorf("start container %q: %w", id, err)
+			}
 		}
 		if err := writePidFile(c.String("pid-file"), ctr.Pid()); err != nil {
 			return err

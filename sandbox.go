@@ -150,8 +150,22 @@ func runSandbox(c *cli.Context) error {
 		return err
 	}
 	defer closeAll()
-	ctr, err := libtabox.Create(root, o.ID, cfg, libtabox.CreateOpts{Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2], Debugf: log.Debugf})
+	// Create starts the program too when it can (see CreateOpts.Start),
+	// with the monitor made just before.
+	var mon *libtabox.Monitor
+	newMonitor := func(ctr *libtabox.Container) (err error) {
+		mon, err = ctr.NewMonitor(o.Limits)
+		return err
+	}
+	start := libtabox.StartOpts{Warnf: log.Warnf, Watched: true}
+	ctr, err := libtabox.Create(root, o.ID, cfg, libtabox.CreateOpts{
+		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2], Debugf: log.Debugf,
+		Start: &start, BeforeStart: newMonitor,
+	})
 	if err != nil {
+		if mon != nil {
+			mon.Close()
+		}
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	defer func() {
@@ -160,19 +174,24 @@ func runSandbox(c *cli.Context) error {
 		// end waits for it.
 		ctr.Wait()
 	}()
-	mon, err := ctr.NewMonitor(o.Limits)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+	started := ctr.Started()
+	if started.Wall.IsZero() {
+		if err := newMonitor(ctr); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
 	}
 	defer mon.Close()
-	if err := libtabox.Start(root, o.ID, libtabox.StartOpts{Warnf: log.Warnf, Watched: true}); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+	if started.Wall.IsZero() {
+		if err := libtabox.Start(root, o.ID, start); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		st, err := libtabox.Load(root, o.ID)
+		if err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		started = st.Started()
 	}
-	st, err := libtabox.Load(root, o.ID)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	r, err := mon.Run(st.Started())
+	r, err := mon.Run(started)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}

@@ -85,10 +85,10 @@ func writePidFile(path string, pid int) error {
 
 // createContainer is create's work, shared by run.
 func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
-	return createContainerConsole(c, id, nil, nil)
+	return createContainerConsole(c, id, nil, nil, nil, nil)
 }
 
-func createContainerConsole(c *cli.Context, id string, console *os.File, whileInit func()) (*libtabox.Container, error) {
+func createContainerConsole(c *cli.Context, id string, console *os.File, whileInit func(), start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
 	}
@@ -115,10 +115,16 @@ func createContainerConsole(c *cli.Context, id string, console *os.File, whileIn
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		Debugf:        log.Debugf,
 		WhileInit:     whileInit,
+		Start:         start,
+		BeforeStart:   beforeStart,
 	})
 	if err != nil {
 		if errors.Is(err, libtabox.ErrExist) || errors.Is(err, libtabox.ErrInvalidID) {
 			return nil, err
+		}
+		var se *libtabox.StartError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("start container %q: %w", id, se.Err)
 		}
 		return nil, fmt.Errorf("create container %q: %w", id, err)
 	}

@@ -25,6 +25,8 @@ type Container struct {
 	// init is set in the process that created the container, which is the
 	// init's parent and may wait for it (tabox run).
 	init *initProcess
+	// cinit: the init is the C one, which runs no hook.
+	cinit bool
 	// cinitJoins: the C init is in the container's cgroup by itself: it
 	// joins the v1 hierarchies, and is born in the v2 one.
 	cinitJoins bool
@@ -82,28 +84,32 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			dir.remove()
 		}
 	}()
-	// Writable by all: the init opens it after switching to the
-	// container's user. mkfifo applies the umask, hence the chmod.
-	if err := unix.Mkfifo(dir.fifoPath(), 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	if err := os.Chmod(dir.fifoPath(), 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	if err := chownFifo(dir.fifoPath(), cfg); err != nil {
-		return nil, err
-	}
-
 	ic := &initConfig{
 		Config:       cfg,
 		Seccomp:      prog,
-		FifoPath:     dir.fifoPath(),
 		PreserveFds:  opts.PreserveFds,
 		NoNewKeyring: opts.NoNewKeyring,
 		// Raising is all an unprivileged user may do, and the init can.
 		SelfOOMScoreAdj: os.Geteuid() != 0,
 	}
 	ic.cinit = useCInit(ic, &opts)
+	c.cinit = ic.cinit
+	startNow := opts.Start != nil && ic.cinit && len(cfg.Hooks.Prestart) == 0 &&
+		(opts.Start.Watched || cfg.Limits == (Limits{}))
+	if !startNow {
+		// Writable by all: the init opens it after switching to the
+		// container's user. mkfifo applies the umask, hence the chmod.
+		if err := unix.Mkfifo(dir.fifoPath(), 0o622); err != nil {
+			return nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		if err := os.Chmod(dir.fifoPath(), 0o622); err != nil {
+			return nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		if err := chownFifo(dir.fifoPath(), cfg); err != nil {
+			return nil, err
+		}
+		ic.FifoPath = dir.fifoPath()
+	}
 	if ic.cinit {
 		opts.Debugf("container init: the C one")
 	} else {
@@ -271,10 +277,18 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	}
 	wait := background(opts.WhileInit)
 	defer wait()
-	if err := c.handshake(dir, &opts); err != nil {
+	if err := c.handshake(dir, &opts, startNow); err != nil {
 		return nil, err
 	}
 	p.done()
+	if startNow && len(cfg.Hooks.Poststart) > 0 {
+		warnf := opts.Start.Warnf
+		if warnf == nil {
+			warnf = func(string, ...any) {}
+		}
+		// The runtime-spec: a failing poststart hook only warns.
+		runHooksWarn("poststart", cfg.Hooks.Poststart, c.stateJSON(Running), warnf)
+	}
 	return c, nil
 }
 
@@ -308,8 +322,9 @@ func checkConsole(terminal bool, socket *string, conn **os.File) error {
 	return nil
 }
 
-// handshake drives the init through create (see the diagram in sync.go).
-func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
+// handshake drives the init through create (see the diagram in sync.go),
+// and with startNow through start as well.
+func (c *Container) handshake(dir *stateDir, opts *CreateOpts, startNow bool) error {
 	cfg := &c.state.Config
 	p := c.init
 	joined := false
@@ -355,7 +370,12 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 					return err
 				}
 			}
-			if err := p.sync.send(syncMsg{Type: msgReadyDone, State: c.stateJSON(Created)}); err != nil {
+			// The state is for the startContainer hooks the Go init runs.
+			var state []byte
+			if !c.cinit {
+				state = c.stateJSON(Created)
+			}
+			if err := p.sync.send(syncMsg{Type: msgReadyDone, State: state}); err != nil {
 				return err
 			}
 		case msgSeccomp:
@@ -364,6 +384,9 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 			}
 		case msgCreated:
 			c.state.Creating = false
+			if startNow {
+				return c.release(dir, opts)
+			}
 			if err := dir.save(c.state); err != nil {
 				return err
 			}
@@ -384,6 +407,52 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts) error {
 		}
 	}
 }
+
+// release lets an init that has no exec fifo execute the process, once
+// the state is saved, and waits until it has (Start, without the fifo).
+func (c *Container) release(dir *stateDir, opts *CreateOpts) error {
+	p := c.init
+	if opts.BeforeStart != nil {
+		if err := opts.BeforeStart(c); err != nil {
+			return err
+		}
+	}
+	if err := dir.save(c.state); err != nil {
+		return err
+	}
+	// A judge's wall clock starts here, when the process is released.
+	startedAt, mono := time.Now(), monotonicNow()
+	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
+		return err
+	}
+	m, err := p.sync.recv()
+	if err == nil && m.Type != msgExec {
+		err = fmt.Errorf("unexpected sync message %q", m.Type)
+	}
+	if err == nil {
+		// The exec closes the init's end.
+		if _, err = p.sync.recv(); err == nil {
+			err = errors.New("unexpected message after exec")
+		} else if err == io.EOF {
+			err = nil
+		}
+	} else if err == io.EOF {
+		err = errors.New("exited before it could start the process")
+	}
+	if err != nil {
+		return &StartError{Err: fmt.Errorf("container init: %w", err)}
+	}
+	p.sync.close()
+	s := c.state
+	s.Started, s.StartedAt, s.StartedMono, s.InitCPU = true, startedAt, mono, m.CPU
+	return dir.save(s)
+}
+
+// StartError is an error of the start that Create made (CreateOpts.Start).
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
 
 // chownFifo lets a container init that runs as a mapped root open the fifo.
 func chownFifo(path string, cfg *Config) error {
@@ -834,8 +903,9 @@ func (c *Container) destroy(dir *stateDir, st Status, warnf func(string, ...any)
 	if err := dir.remove(); err != nil {
 		return err
 	}
-	if st != Creating {
-		runHooksWarn("poststop", c.state.Config.Hooks.Poststop, c.stateJSON(Stopped), warnf)
+	// The state is made only for hooks that read it.
+	if hooks := c.state.Config.Hooks.Poststop; st != Creating && len(hooks) > 0 {
+		runHooksWarn("poststop", hooks, c.stateJSON(Stopped), warnf)
 	}
 	return nil
 }

@@ -87,6 +87,9 @@ func Init() {
 	default:
 		err = run(p, &ic)
 	}
+	if _, ok := err.(reportedError); ok {
+		os.Exit(255)
+	}
 	var se *stepError
 	ie := &InitError{Step: "init", Message: err.Error()}
 	if errors.As(err, &se) {
@@ -310,8 +313,8 @@ func run(p *syncPipe, ic *initConfig) (retErr error) {
 	}
 	// From here on, start waits for the exec; an error goes to it too.
 	defer func() {
-		if retErr != nil {
-			fifo.fail(retErr)
+		if retErr != nil && fifo.fail(retErr) {
+			retErr = reportedError{retErr}
 		}
 	}()
 	if cfg.Process == nil {
@@ -447,12 +450,18 @@ func (e *execFifo) wait() error {
 }
 
 // fail reports an error after start to the start command, if it still
-// listens.
-func (e *execFifo) fail(err error) {
-	if e.w >= 0 {
-		unix.Write(e.w, []byte("E"+err.Error()))
+// listens, and says whether it could.
+func (e *execFifo) fail(err error) bool {
+	if e.w < 0 {
+		return false
 	}
+	_, werr := unix.Write(e.w, []byte("E"+err.Error()))
+	return werr == nil
 }
+
+// reportedError is an error that start has got through the exec fifo, and
+// prints: the init says nothing more.
+type reportedError struct{ error }
 
 // cpuBeforeExec tells start how much CPU time the container's cgroup has
 // accounted, right before the init executes the program: that is tabox's

@@ -36,6 +36,16 @@ type CreateOpts struct {
 	// has returned when Create returns: work of the caller's that is then
 	// off the create's critical path (see background).
 	WhileInit func()
+	// Start, if set, makes Create start the container too (tabox run), as
+	// Start(root, id, *Start) would once Create returned. When the C init
+	// sets the container up and there is no prestart hook or detached
+	// monitor to run at start, there is no exec fifo: the init executes the
+	// process right after the state is saved, and Create returns once it
+	// has. Otherwise (see Container.Started) the caller calls Start.
+	Start *StartOpts
+	// BeforeStart, with Start, runs once the container is created and just
+	// before its process is released (a Monitor to make).
+	BeforeStart func(*Container) error
 }
 
 // background runs f, if set, in a goroutine, and returns a function that

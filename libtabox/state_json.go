@@ -429,6 +429,83 @@ func encodeStateHeader(e *jsonfast.Encoder, v *stateHeader) {
 	e.Byte('}')
 }
 
+func decodeSyncMsg(d *jsonfast.Decoder, v *syncMsg) {
+	var seen uint64
+	d.Object(func(k []byte) {
+		switch string(k) {
+		case "type":
+			d.Once(&seen, 0)
+			if !d.Null() {
+				v.Type = syncType(d.Str())
+			}
+		case "error":
+			d.Once(&seen, 1)
+			if !d.Null() {
+				x17 := new(InitError)
+				decodeInitError(d, x17)
+				v.Error = x17
+			}
+		case "state":
+			d.Once(&seen, 2)
+			if !d.Null() {
+				d.Unmarshal(&v.State)
+			}
+		case "pid":
+			d.Once(&seen, 3)
+			if !d.Null() {
+				v.Pid = int(d.Int(64))
+			}
+		case "cpu":
+			d.Once(&seen, 4)
+			if !d.Null() {
+				v.CPU = int64(d.Int(64))
+			}
+		default:
+			d.Fail()
+		}
+	})
+}
+
+func encodeSyncMsg(e *jsonfast.Encoder, v *syncMsg) {
+	c := byte('{')
+	e.Byte(c)
+	c = ','
+	e.B = append(e.B, "\"type\":"...)
+	e.Str(string(v.Type))
+	if v.Error != nil {
+		e.Byte(c)
+		c = ','
+		e.B = append(e.B, "\"error\":"...)
+		if v.Error == nil {
+			e.Null()
+		} else {
+			encodeInitError(e, v.Error)
+		}
+	}
+	if len(v.State) != 0 {
+		e.Byte(c)
+		c = ','
+		e.B = append(e.B, "\"state\":"...)
+		e.Marshal(&v.State)
+	}
+	if v.Pid != 0 {
+		e.Byte(c)
+		c = ','
+		e.B = append(e.B, "\"pid\":"...)
+		e.Int(int64(v.Pid))
+	}
+	if v.CPU != 0 {
+		e.Byte(c)
+		c = ','
+		e.B = append(e.B, "\"cpu\":"...)
+		e.Int(int64(v.CPU))
+	}
+	if c == '{' {
+		e.Byte('{')
+	}
+	e.Byte('}')
+}
+
 func decodeConfig(d *jsonfast.Decoder, v *Config) {
 	var seen uint64
 	d.Object(func(k []byte) {
@@ -473,11 +550,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.Namespaces = []Namespace{}
 				d.Array(func() {
-					var x17 Namespace
+					var x18 Namespace
 					if !d.Null() {
-						decodeNamespace(d, &x17)
+						decodeNamespace(d, &x18)
 					}
-					v.Namespaces = append(v.Namespaces, x17)
+					v.Namespaces = append(v.Namespaces, x18)
 				})
 			}
 		case "uidMappings":
@@ -485,11 +562,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.UIDMappings = []IDMap{}
 				d.Array(func() {
-					var x18 IDMap
+					var x19 IDMap
 					if !d.Null() {
-						decodeIDMap(d, &x18)
+						decodeIDMap(d, &x19)
 					}
-					v.UIDMappings = append(v.UIDMappings, x18)
+					v.UIDMappings = append(v.UIDMappings, x19)
 				})
 			}
 		case "gidMappings":
@@ -497,23 +574,23 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.GIDMappings = []IDMap{}
 				d.Array(func() {
-					var x19 IDMap
+					var x20 IDMap
 					if !d.Null() {
-						decodeIDMap(d, &x19)
+						decodeIDMap(d, &x20)
 					}
-					v.GIDMappings = append(v.GIDMappings, x19)
+					v.GIDMappings = append(v.GIDMappings, x20)
 				})
 			}
 		case "timeOffsets":
 			d.Once(&seen, 10)
 			if !d.Null() {
 				v.TimeOffsets = map[string]TimeOffset{}
-				d.Object(func(x20 []byte) {
-					var x21 TimeOffset
+				d.Object(func(x21 []byte) {
+					var x22 TimeOffset
 					if !d.Null() {
-						decodeTimeOffset(d, &x21)
+						decodeTimeOffset(d, &x22)
 					}
-					v.TimeOffsets[string(x20)] = x21
+					v.TimeOffsets[string(x21)] = x22
 				})
 			}
 		case "mounts":
@@ -521,11 +598,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.Mounts = []Mount{}
 				d.Array(func() {
-					var x22 Mount
+					var x23 Mount
 					if !d.Null() {
-						decodeMount(d, &x22)
+						decodeMount(d, &x23)
 					}
-					v.Mounts = append(v.Mounts, x22)
+					v.Mounts = append(v.Mounts, x23)
 				})
 			}
 		case "devices":
@@ -533,11 +610,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.Devices = []Device{}
 				d.Array(func() {
-					var x23 Device
+					var x24 Device
 					if !d.Null() {
-						decodeDevice(d, &x23)
+						decodeDevice(d, &x24)
 					}
-					v.Devices = append(v.Devices, x23)
+					v.Devices = append(v.Devices, x24)
 				})
 			}
 		case "maskedPaths":
@@ -545,11 +622,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.MaskedPaths = []string{}
 				d.Array(func() {
-					var x24 string
+					var x25 string
 					if !d.Null() {
-						x24 = string(d.Str())
+						x25 = string(d.Str())
 					}
-					v.MaskedPaths = append(v.MaskedPaths, x24)
+					v.MaskedPaths = append(v.MaskedPaths, x25)
 				})
 			}
 		case "readonlyPaths":
@@ -557,11 +634,11 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			if !d.Null() {
 				v.ReadonlyPaths = []string{}
 				d.Array(func() {
-					var x25 string
+					var x26 string
 					if !d.Null() {
-						x25 = string(d.Str())
+						x26 = string(d.Str())
 					}
-					v.ReadonlyPaths = append(v.ReadonlyPaths, x25)
+					v.ReadonlyPaths = append(v.ReadonlyPaths, x26)
 				})
 			}
 		case "hostname":
@@ -578,48 +655,48 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			d.Once(&seen, 17)
 			if !d.Null() {
 				v.Sysctl = map[string]string{}
-				d.Object(func(x26 []byte) {
-					var x27 string
+				d.Object(func(x27 []byte) {
+					var x28 string
 					if !d.Null() {
-						x27 = string(d.Str())
+						x28 = string(d.Str())
 					}
-					v.Sysctl[string(x26)] = x27
+					v.Sysctl[string(x27)] = x28
 				})
 			}
 		case "personality":
 			d.Once(&seen, 18)
 			if !d.Null() {
-				x28 := new(uint32)
-				*x28 = uint32(d.Uint(32))
-				v.Personality = x28
+				x29 := new(uint32)
+				*x29 = uint32(d.Uint(32))
+				v.Personality = x29
 			}
 		case "oomScoreAdj":
 			d.Once(&seen, 19)
 			if !d.Null() {
-				x29 := new(int)
-				*x29 = int(d.Int(64))
-				v.OOMScoreAdj = x29
+				x30 := new(int)
+				*x30 = int(d.Int(64))
+				v.OOMScoreAdj = x30
 			}
 		case "process":
 			d.Once(&seen, 20)
 			if !d.Null() {
-				x30 := new(Process)
-				decodeProcess(d, x30)
-				v.Process = x30
+				x31 := new(Process)
+				decodeProcess(d, x31)
+				v.Process = x31
 			}
 		case "seccomp":
 			d.Once(&seen, 21)
 			if !d.Null() {
-				x31 := new(Seccomp)
-				decodeSeccomp(d, x31)
-				v.Seccomp = x31
+				x32 := new(Seccomp)
+				decodeSeccomp(d, x32)
+				v.Seccomp = x32
 			}
 		case "cgroup":
 			d.Once(&seen, 22)
 			if !d.Null() {
-				x32 := new(Cgroup)
-				decodeCgroup(d, x32)
-				v.Cgroup = x32
+				x33 := new(Cgroup)
+				decodeCgroup(d, x33)
+				v.Cgroup = x33
 			}
 		case "hooks":
 			d.Once(&seen, 23)
@@ -630,12 +707,12 @@ func decodeConfig(d *jsonfast.Decoder, v *Config) {
 			d.Once(&seen, 24)
 			if !d.Null() {
 				v.Annotations = map[string]string{}
-				d.Object(func(x33 []byte) {
-					var x34 string
+				d.Object(func(x34 []byte) {
+					var x35 string
 					if !d.Null() {
-						x34 = string(d.Str())
+						x35 = string(d.Str())
 					}
-					v.Annotations[string(x33)] = x34
+					v.Annotations[string(x34)] = x35
 				})
 			}
 		case "limits":
@@ -695,11 +772,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x35 := range v.Namespaces {
-				if x35 > 0 {
+			for x36 := range v.Namespaces {
+				if x36 > 0 {
 					e.Byte(',')
 				}
-				encodeNamespace(e, &v.Namespaces[x35])
+				encodeNamespace(e, &v.Namespaces[x36])
 			}
 			e.Byte(']')
 		}
@@ -712,11 +789,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x36 := range v.UIDMappings {
-				if x36 > 0 {
+			for x37 := range v.UIDMappings {
+				if x37 > 0 {
 					e.Byte(',')
 				}
-				encodeIDMap(e, &v.UIDMappings[x36])
+				encodeIDMap(e, &v.UIDMappings[x37])
 			}
 			e.Byte(']')
 		}
@@ -729,11 +806,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x37 := range v.GIDMappings {
-				if x37 > 0 {
+			for x38 := range v.GIDMappings {
+				if x38 > 0 {
 					e.Byte(',')
 				}
-				encodeIDMap(e, &v.GIDMappings[x37])
+				encodeIDMap(e, &v.GIDMappings[x38])
 			}
 			e.Byte(']')
 		}
@@ -745,20 +822,20 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 		if v.TimeOffsets == nil {
 			e.Null()
 		} else {
-			x38 := make([]string, 0, len(v.TimeOffsets))
-			for x40 := range v.TimeOffsets {
-				x38 = append(x38, string(x40))
+			x39 := make([]string, 0, len(v.TimeOffsets))
+			for x41 := range v.TimeOffsets {
+				x39 = append(x39, string(x41))
 			}
-			sort.Strings(x38)
+			sort.Strings(x39)
 			e.Byte('{')
-			for x39, x40 := range x38 {
-				if x39 > 0 {
+			for x40, x41 := range x39 {
+				if x40 > 0 {
 					e.Byte(',')
 				}
-				e.Str(x40)
+				e.Str(x41)
 				e.Byte(':')
-				x41 := v.TimeOffsets[string(x40)]
-				encodeTimeOffset(e, &x41)
+				x42 := v.TimeOffsets[string(x41)]
+				encodeTimeOffset(e, &x42)
 			}
 			e.Byte('}')
 		}
@@ -771,11 +848,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x42 := range v.Mounts {
-				if x42 > 0 {
+			for x43 := range v.Mounts {
+				if x43 > 0 {
 					e.Byte(',')
 				}
-				encodeMount(e, &v.Mounts[x42])
+				encodeMount(e, &v.Mounts[x43])
 			}
 			e.Byte(']')
 		}
@@ -788,11 +865,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x43 := range v.Devices {
-				if x43 > 0 {
+			for x44 := range v.Devices {
+				if x44 > 0 {
 					e.Byte(',')
 				}
-				encodeDevice(e, &v.Devices[x43])
+				encodeDevice(e, &v.Devices[x44])
 			}
 			e.Byte(']')
 		}
@@ -805,11 +882,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x44 := range v.MaskedPaths {
-				if x44 > 0 {
+			for x45 := range v.MaskedPaths {
+				if x45 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.MaskedPaths[x44]))
+				e.Str(string(v.MaskedPaths[x45]))
 			}
 			e.Byte(']')
 		}
@@ -822,11 +899,11 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x45 := range v.ReadonlyPaths {
-				if x45 > 0 {
+			for x46 := range v.ReadonlyPaths {
+				if x46 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.ReadonlyPaths[x45]))
+				e.Str(string(v.ReadonlyPaths[x46]))
 			}
 			e.Byte(']')
 		}
@@ -850,20 +927,20 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 		if v.Sysctl == nil {
 			e.Null()
 		} else {
-			x46 := make([]string, 0, len(v.Sysctl))
-			for x48 := range v.Sysctl {
-				x46 = append(x46, string(x48))
+			x47 := make([]string, 0, len(v.Sysctl))
+			for x49 := range v.Sysctl {
+				x47 = append(x47, string(x49))
 			}
-			sort.Strings(x46)
+			sort.Strings(x47)
 			e.Byte('{')
-			for x47, x48 := range x46 {
-				if x47 > 0 {
+			for x48, x49 := range x47 {
+				if x48 > 0 {
 					e.Byte(',')
 				}
-				e.Str(x48)
+				e.Str(x49)
 				e.Byte(':')
-				x49 := v.Sysctl[string(x48)]
-				e.Str(string(x49))
+				x50 := v.Sysctl[string(x49)]
+				e.Str(string(x50))
 			}
 			e.Byte('}')
 		}
@@ -929,20 +1006,20 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 		if v.Annotations == nil {
 			e.Null()
 		} else {
-			x50 := make([]string, 0, len(v.Annotations))
-			for x52 := range v.Annotations {
-				x50 = append(x50, string(x52))
+			x51 := make([]string, 0, len(v.Annotations))
+			for x53 := range v.Annotations {
+				x51 = append(x51, string(x53))
 			}
-			sort.Strings(x50)
+			sort.Strings(x51)
 			e.Byte('{')
-			for x51, x52 := range x50 {
-				if x51 > 0 {
+			for x52, x53 := range x51 {
+				if x52 > 0 {
 					e.Byte(',')
 				}
-				e.Str(x52)
+				e.Str(x53)
 				e.Byte(':')
-				x53 := v.Annotations[string(x52)]
-				e.Str(string(x53))
+				x54 := v.Annotations[string(x53)]
+				e.Str(string(x54))
 			}
 			e.Byte('}')
 		}
@@ -951,6 +1028,42 @@ func encodeConfig(e *jsonfast.Encoder, v *Config) {
 	c = ','
 	e.B = append(e.B, "\"limits\":"...)
 	encodeLimits(e, &v.Limits)
+	if c == '{' {
+		e.Byte('{')
+	}
+	e.Byte('}')
+}
+
+func decodeInitError(d *jsonfast.Decoder, v *InitError) {
+	var seen uint64
+	d.Object(func(k []byte) {
+		switch string(k) {
+		case "step":
+			d.Once(&seen, 0)
+			if !d.Null() {
+				v.Step = string(d.Str())
+			}
+		case "message":
+			d.Once(&seen, 1)
+			if !d.Null() {
+				v.Message = string(d.Str())
+			}
+		default:
+			d.Fail()
+		}
+	})
+}
+
+func encodeInitError(e *jsonfast.Encoder, v *InitError) {
+	c := byte('{')
+	e.Byte(c)
+	c = ','
+	e.B = append(e.B, "\"step\":"...)
+	e.Str(string(v.Step))
+	e.Byte(c)
+	c = ','
+	e.B = append(e.B, "\"message\":"...)
+	e.Str(string(v.Message))
 	if c == '{' {
 		e.Byte('{')
 	}
@@ -1115,11 +1228,11 @@ func decodeMount(d *jsonfast.Decoder, v *Mount) {
 			if !d.Null() {
 				v.PropagationFlags = []uintptr{}
 				d.Array(func() {
-					var x54 uintptr
+					var x55 uintptr
 					if !d.Null() {
-						x54 = uintptr(d.Uint(64))
+						x55 = uintptr(d.Uint(64))
 					}
-					v.PropagationFlags = append(v.PropagationFlags, x54)
+					v.PropagationFlags = append(v.PropagationFlags, x55)
 				})
 			}
 		case "data":
@@ -1135,16 +1248,16 @@ func decodeMount(d *jsonfast.Decoder, v *Mount) {
 		case "recAttr":
 			d.Once(&seen, 9)
 			if !d.Null() {
-				x55 := new(MountAttr)
-				decodeMountAttr(d, x55)
-				v.RecAttr = x55
+				x56 := new(MountAttr)
+				decodeMountAttr(d, x56)
+				v.RecAttr = x56
 			}
 		case "idMap":
 			d.Once(&seen, 10)
 			if !d.Null() {
-				x56 := new(MountIDMap)
-				decodeMountIDMap(d, x56)
-				v.IDMap = x56
+				x57 := new(MountIDMap)
+				decodeMountIDMap(d, x57)
+				v.IDMap = x57
 			}
 		default:
 			d.Fail()
@@ -1192,11 +1305,11 @@ func encodeMount(e *jsonfast.Encoder, v *Mount) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x57 := range v.PropagationFlags {
-				if x57 > 0 {
+			for x58 := range v.PropagationFlags {
+				if x58 > 0 {
 					e.Byte(',')
 				}
-				e.Uint(uint64(v.PropagationFlags[x57]))
+				e.Uint(uint64(v.PropagationFlags[x58]))
 			}
 			e.Byte(']')
 		}
@@ -1344,11 +1457,11 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 			if !d.Null() {
 				v.Args = []string{}
 				d.Array(func() {
-					var x58 string
+					var x59 string
 					if !d.Null() {
-						x58 = string(d.Str())
+						x59 = string(d.Str())
 					}
-					v.Args = append(v.Args, x58)
+					v.Args = append(v.Args, x59)
 				})
 			}
 		case "env":
@@ -1356,11 +1469,11 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 			if !d.Null() {
 				v.Env = []string{}
 				d.Array(func() {
-					var x59 string
+					var x60 string
 					if !d.Null() {
-						x59 = string(d.Str())
+						x60 = string(d.Str())
 					}
-					v.Env = append(v.Env, x59)
+					v.Env = append(v.Env, x60)
 				})
 			}
 		case "cwd":
@@ -1383,38 +1496,38 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 			if !d.Null() {
 				v.AdditionalGids = []uint32{}
 				d.Array(func() {
-					var x60 uint32
+					var x61 uint32
 					if !d.Null() {
-						x60 = uint32(d.Uint(32))
+						x61 = uint32(d.Uint(32))
 					}
-					v.AdditionalGids = append(v.AdditionalGids, x60)
+					v.AdditionalGids = append(v.AdditionalGids, x61)
 				})
 			}
 		case "umask":
 			d.Once(&seen, 9)
 			if !d.Null() {
-				x61 := new(uint32)
-				*x61 = uint32(d.Uint(32))
-				v.Umask = x61
+				x62 := new(uint32)
+				*x62 = uint32(d.Uint(32))
+				v.Umask = x62
 			}
 		case "rlimits":
 			d.Once(&seen, 10)
 			if !d.Null() {
 				v.Rlimits = []Rlimit{}
 				d.Array(func() {
-					var x62 Rlimit
+					var x63 Rlimit
 					if !d.Null() {
-						decodeRlimit(d, &x62)
+						decodeRlimit(d, &x63)
 					}
-					v.Rlimits = append(v.Rlimits, x62)
+					v.Rlimits = append(v.Rlimits, x63)
 				})
 			}
 		case "capabilities":
 			d.Once(&seen, 11)
 			if !d.Null() {
-				x63 := new(Capabilities)
-				decodeCapabilities(d, x63)
-				v.Capabilities = x63
+				x64 := new(Capabilities)
+				decodeCapabilities(d, x64)
+				v.Capabilities = x64
 			}
 		case "noNewPrivileges":
 			d.Once(&seen, 12)
@@ -1434,23 +1547,23 @@ func decodeProcess(d *jsonfast.Decoder, v *Process) {
 		case "scheduler":
 			d.Once(&seen, 15)
 			if !d.Null() {
-				x64 := new(Scheduler)
-				decodeScheduler(d, x64)
-				v.Scheduler = x64
+				x65 := new(Scheduler)
+				decodeScheduler(d, x65)
+				v.Scheduler = x65
 			}
 		case "ioPriority":
 			d.Once(&seen, 16)
 			if !d.Null() {
-				x65 := new(IOPriority)
-				decodeIOPriority(d, x65)
-				v.IOPriority = x65
+				x66 := new(IOPriority)
+				decodeIOPriority(d, x66)
+				v.IOPriority = x66
 			}
 		case "execCPUAffinity":
 			d.Once(&seen, 17)
 			if !d.Null() {
-				x66 := new(CPUAffinity)
-				decodeCPUAffinity(d, x66)
-				v.ExecCPUAffinity = x66
+				x67 := new(CPUAffinity)
+				decodeCPUAffinity(d, x67)
+				v.ExecCPUAffinity = x67
 			}
 		default:
 			d.Fail()
@@ -1485,11 +1598,11 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 		e.Null()
 	} else {
 		e.Byte('[')
-		for x67 := range v.Args {
-			if x67 > 0 {
+		for x68 := range v.Args {
+			if x68 > 0 {
 				e.Byte(',')
 			}
-			e.Str(string(v.Args[x67]))
+			e.Str(string(v.Args[x68]))
 		}
 		e.Byte(']')
 	}
@@ -1501,11 +1614,11 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x68 := range v.Env {
-				if x68 > 0 {
+			for x69 := range v.Env {
+				if x69 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.Env[x68]))
+				e.Str(string(v.Env[x69]))
 			}
 			e.Byte(']')
 		}
@@ -1530,11 +1643,11 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x69 := range v.AdditionalGids {
-				if x69 > 0 {
+			for x70 := range v.AdditionalGids {
+				if x70 > 0 {
 					e.Byte(',')
 				}
-				e.Uint(uint64(v.AdditionalGids[x69]))
+				e.Uint(uint64(v.AdditionalGids[x70]))
 			}
 			e.Byte(']')
 		}
@@ -1557,11 +1670,11 @@ func encodeProcess(e *jsonfast.Encoder, v *Process) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x70 := range v.Rlimits {
-				if x70 > 0 {
+			for x71 := range v.Rlimits {
+				if x71 > 0 {
 					e.Byte(',')
 				}
-				encodeRlimit(e, &v.Rlimits[x70])
+				encodeRlimit(e, &v.Rlimits[x71])
 			}
 			e.Byte(']')
 		}
@@ -1649,11 +1762,11 @@ func decodeSeccomp(d *jsonfast.Decoder, v *Seccomp) {
 			if !d.Null() {
 				v.Architectures = []string{}
 				d.Array(func() {
-					var x71 string
+					var x72 string
 					if !d.Null() {
-						x71 = string(d.Str())
+						x72 = string(d.Str())
 					}
-					v.Architectures = append(v.Architectures, x71)
+					v.Architectures = append(v.Architectures, x72)
 				})
 			}
 		case "flags":
@@ -1661,11 +1774,11 @@ func decodeSeccomp(d *jsonfast.Decoder, v *Seccomp) {
 			if !d.Null() {
 				v.Flags = []string{}
 				d.Array(func() {
-					var x72 string
+					var x73 string
 					if !d.Null() {
-						x72 = string(d.Str())
+						x73 = string(d.Str())
 					}
-					v.Flags = append(v.Flags, x72)
+					v.Flags = append(v.Flags, x73)
 				})
 			}
 		case "listenerPath":
@@ -1683,11 +1796,11 @@ func decodeSeccomp(d *jsonfast.Decoder, v *Seccomp) {
 			if !d.Null() {
 				v.Syscalls = []SyscallRule{}
 				d.Array(func() {
-					var x73 SyscallRule
+					var x74 SyscallRule
 					if !d.Null() {
-						decodeSyscallRule(d, &x73)
+						decodeSyscallRule(d, &x74)
 					}
-					v.Syscalls = append(v.Syscalls, x73)
+					v.Syscalls = append(v.Syscalls, x74)
 				})
 			}
 		default:
@@ -1716,11 +1829,11 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x74 := range v.Architectures {
-				if x74 > 0 {
+			for x75 := range v.Architectures {
+				if x75 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.Architectures[x74]))
+				e.Str(string(v.Architectures[x75]))
 			}
 			e.Byte(']')
 		}
@@ -1733,11 +1846,11 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x75 := range v.Flags {
-				if x75 > 0 {
+			for x76 := range v.Flags {
+				if x76 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.Flags[x75]))
+				e.Str(string(v.Flags[x76]))
 			}
 			e.Byte(']')
 		}
@@ -1762,11 +1875,11 @@ func encodeSeccomp(e *jsonfast.Encoder, v *Seccomp) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x76 := range v.Syscalls {
-				if x76 > 0 {
+			for x77 := range v.Syscalls {
+				if x77 > 0 {
 					e.Byte(',')
 				}
-				encodeSyscallRule(e, &v.Syscalls[x76])
+				encodeSyscallRule(e, &v.Syscalls[x77])
 			}
 			e.Byte(']')
 		}
@@ -1789,9 +1902,9 @@ func decodeCgroup(d *jsonfast.Decoder, v *Cgroup) {
 		case "resources":
 			d.Once(&seen, 1)
 			if !d.Null() {
-				x77 := new(cgroups.Resources)
-				decodeCgroupsResources(d, x77)
-				v.Resources = x77
+				x78 := new(cgroups.Resources)
+				decodeCgroupsResources(d, x78)
+				v.Resources = x78
 			}
 		case "kernelMemory":
 			d.Once(&seen, 2)
@@ -1852,11 +1965,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.Prestart = []Hook{}
 				d.Array(func() {
-					var x78 Hook
+					var x79 Hook
 					if !d.Null() {
-						decodeHook(d, &x78)
+						decodeHook(d, &x79)
 					}
-					v.Prestart = append(v.Prestart, x78)
+					v.Prestart = append(v.Prestart, x79)
 				})
 			}
 		case "createRuntime":
@@ -1864,11 +1977,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.CreateRuntime = []Hook{}
 				d.Array(func() {
-					var x79 Hook
+					var x80 Hook
 					if !d.Null() {
-						decodeHook(d, &x79)
+						decodeHook(d, &x80)
 					}
-					v.CreateRuntime = append(v.CreateRuntime, x79)
+					v.CreateRuntime = append(v.CreateRuntime, x80)
 				})
 			}
 		case "createContainer":
@@ -1876,11 +1989,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.CreateContainer = []Hook{}
 				d.Array(func() {
-					var x80 Hook
+					var x81 Hook
 					if !d.Null() {
-						decodeHook(d, &x80)
+						decodeHook(d, &x81)
 					}
-					v.CreateContainer = append(v.CreateContainer, x80)
+					v.CreateContainer = append(v.CreateContainer, x81)
 				})
 			}
 		case "startContainer":
@@ -1888,11 +2001,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.StartContainer = []Hook{}
 				d.Array(func() {
-					var x81 Hook
+					var x82 Hook
 					if !d.Null() {
-						decodeHook(d, &x81)
+						decodeHook(d, &x82)
 					}
-					v.StartContainer = append(v.StartContainer, x81)
+					v.StartContainer = append(v.StartContainer, x82)
 				})
 			}
 		case "poststart":
@@ -1900,11 +2013,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.Poststart = []Hook{}
 				d.Array(func() {
-					var x82 Hook
+					var x83 Hook
 					if !d.Null() {
-						decodeHook(d, &x82)
+						decodeHook(d, &x83)
 					}
-					v.Poststart = append(v.Poststart, x82)
+					v.Poststart = append(v.Poststart, x83)
 				})
 			}
 		case "poststop":
@@ -1912,11 +2025,11 @@ func decodeHooks(d *jsonfast.Decoder, v *Hooks) {
 			if !d.Null() {
 				v.Poststop = []Hook{}
 				d.Array(func() {
-					var x83 Hook
+					var x84 Hook
 					if !d.Null() {
-						decodeHook(d, &x83)
+						decodeHook(d, &x84)
 					}
-					v.Poststop = append(v.Poststop, x83)
+					v.Poststop = append(v.Poststop, x84)
 				})
 			}
 		default:
@@ -1935,11 +2048,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x84 := range v.Prestart {
-				if x84 > 0 {
+			for x85 := range v.Prestart {
+				if x85 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.Prestart[x84])
+				encodeHook(e, &v.Prestart[x85])
 			}
 			e.Byte(']')
 		}
@@ -1952,11 +2065,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x85 := range v.CreateRuntime {
-				if x85 > 0 {
+			for x86 := range v.CreateRuntime {
+				if x86 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.CreateRuntime[x85])
+				encodeHook(e, &v.CreateRuntime[x86])
 			}
 			e.Byte(']')
 		}
@@ -1969,11 +2082,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x86 := range v.CreateContainer {
-				if x86 > 0 {
+			for x87 := range v.CreateContainer {
+				if x87 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.CreateContainer[x86])
+				encodeHook(e, &v.CreateContainer[x87])
 			}
 			e.Byte(']')
 		}
@@ -1986,11 +2099,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x87 := range v.StartContainer {
-				if x87 > 0 {
+			for x88 := range v.StartContainer {
+				if x88 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.StartContainer[x87])
+				encodeHook(e, &v.StartContainer[x88])
 			}
 			e.Byte(']')
 		}
@@ -2003,11 +2116,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x88 := range v.Poststart {
-				if x88 > 0 {
+			for x89 := range v.Poststart {
+				if x89 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.Poststart[x88])
+				encodeHook(e, &v.Poststart[x89])
 			}
 			e.Byte(']')
 		}
@@ -2020,11 +2133,11 @@ func encodeHooks(e *jsonfast.Encoder, v *Hooks) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x89 := range v.Poststop {
-				if x89 > 0 {
+			for x90 := range v.Poststop {
+				if x90 > 0 {
 					e.Byte(',')
 				}
-				encodeHook(e, &v.Poststop[x89])
+				encodeHook(e, &v.Poststop[x90])
 			}
 			e.Byte(']')
 		}
@@ -2124,11 +2237,11 @@ func decodeMountIDMap(d *jsonfast.Decoder, v *MountIDMap) {
 			if !d.Null() {
 				v.UIDMappings = []IDMap{}
 				d.Array(func() {
-					var x90 IDMap
+					var x91 IDMap
 					if !d.Null() {
-						decodeIDMap(d, &x90)
+						decodeIDMap(d, &x91)
 					}
-					v.UIDMappings = append(v.UIDMappings, x90)
+					v.UIDMappings = append(v.UIDMappings, x91)
 				})
 			}
 		case "gidMappings":
@@ -2136,11 +2249,11 @@ func decodeMountIDMap(d *jsonfast.Decoder, v *MountIDMap) {
 			if !d.Null() {
 				v.GIDMappings = []IDMap{}
 				d.Array(func() {
-					var x91 IDMap
+					var x92 IDMap
 					if !d.Null() {
-						decodeIDMap(d, &x91)
+						decodeIDMap(d, &x92)
 					}
-					v.GIDMappings = append(v.GIDMappings, x91)
+					v.GIDMappings = append(v.GIDMappings, x92)
 				})
 			}
 		case "userNSPath":
@@ -2169,11 +2282,11 @@ func encodeMountIDMap(e *jsonfast.Encoder, v *MountIDMap) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x92 := range v.UIDMappings {
-				if x92 > 0 {
+			for x93 := range v.UIDMappings {
+				if x93 > 0 {
 					e.Byte(',')
 				}
-				encodeIDMap(e, &v.UIDMappings[x92])
+				encodeIDMap(e, &v.UIDMappings[x93])
 			}
 			e.Byte(']')
 		}
@@ -2186,11 +2299,11 @@ func encodeMountIDMap(e *jsonfast.Encoder, v *MountIDMap) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x93 := range v.GIDMappings {
-				if x93 > 0 {
+			for x94 := range v.GIDMappings {
+				if x94 > 0 {
 					e.Byte(',')
 				}
-				encodeIDMap(e, &v.GIDMappings[x93])
+				encodeIDMap(e, &v.GIDMappings[x94])
 			}
 			e.Byte(']')
 		}
@@ -2276,11 +2389,11 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 			if !d.Null() {
 				v.Bounding = []int{}
 				d.Array(func() {
-					var x94 int
+					var x95 int
 					if !d.Null() {
-						x94 = int(d.Int(64))
+						x95 = int(d.Int(64))
 					}
-					v.Bounding = append(v.Bounding, x94)
+					v.Bounding = append(v.Bounding, x95)
 				})
 			}
 		case "effective":
@@ -2288,11 +2401,11 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 			if !d.Null() {
 				v.Effective = []int{}
 				d.Array(func() {
-					var x95 int
+					var x96 int
 					if !d.Null() {
-						x95 = int(d.Int(64))
+						x96 = int(d.Int(64))
 					}
-					v.Effective = append(v.Effective, x95)
+					v.Effective = append(v.Effective, x96)
 				})
 			}
 		case "inheritable":
@@ -2300,11 +2413,11 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 			if !d.Null() {
 				v.Inheritable = []int{}
 				d.Array(func() {
-					var x96 int
+					var x97 int
 					if !d.Null() {
-						x96 = int(d.Int(64))
+						x97 = int(d.Int(64))
 					}
-					v.Inheritable = append(v.Inheritable, x96)
+					v.Inheritable = append(v.Inheritable, x97)
 				})
 			}
 		case "permitted":
@@ -2312,11 +2425,11 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 			if !d.Null() {
 				v.Permitted = []int{}
 				d.Array(func() {
-					var x97 int
+					var x98 int
 					if !d.Null() {
-						x97 = int(d.Int(64))
+						x98 = int(d.Int(64))
 					}
-					v.Permitted = append(v.Permitted, x97)
+					v.Permitted = append(v.Permitted, x98)
 				})
 			}
 		case "ambient":
@@ -2324,11 +2437,11 @@ func decodeCapabilities(d *jsonfast.Decoder, v *Capabilities) {
 			if !d.Null() {
 				v.Ambient = []int{}
 				d.Array(func() {
-					var x98 int
+					var x99 int
 					if !d.Null() {
-						x98 = int(d.Int(64))
+						x99 = int(d.Int(64))
 					}
-					v.Ambient = append(v.Ambient, x98)
+					v.Ambient = append(v.Ambient, x99)
 				})
 			}
 		default:
@@ -2347,11 +2460,11 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x99 := range v.Bounding {
-				if x99 > 0 {
+			for x100 := range v.Bounding {
+				if x100 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Bounding[x99]))
+				e.Int(int64(v.Bounding[x100]))
 			}
 			e.Byte(']')
 		}
@@ -2364,11 +2477,11 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x100 := range v.Effective {
-				if x100 > 0 {
+			for x101 := range v.Effective {
+				if x101 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Effective[x100]))
+				e.Int(int64(v.Effective[x101]))
 			}
 			e.Byte(']')
 		}
@@ -2381,11 +2494,11 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x101 := range v.Inheritable {
-				if x101 > 0 {
+			for x102 := range v.Inheritable {
+				if x102 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Inheritable[x101]))
+				e.Int(int64(v.Inheritable[x102]))
 			}
 			e.Byte(']')
 		}
@@ -2398,11 +2511,11 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x102 := range v.Permitted {
-				if x102 > 0 {
+			for x103 := range v.Permitted {
+				if x103 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Permitted[x102]))
+				e.Int(int64(v.Permitted[x103]))
 			}
 			e.Byte(']')
 		}
@@ -2415,11 +2528,11 @@ func encodeCapabilities(e *jsonfast.Encoder, v *Capabilities) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x103 := range v.Ambient {
-				if x103 > 0 {
+			for x104 := range v.Ambient {
+				if x104 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Ambient[x103]))
+				e.Int(int64(v.Ambient[x104]))
 			}
 			e.Byte(']')
 		}
@@ -2568,11 +2681,11 @@ func decodeCPUAffinity(d *jsonfast.Decoder, v *CPUAffinity) {
 			if !d.Null() {
 				v.Initial = []int{}
 				d.Array(func() {
-					var x104 int
+					var x105 int
 					if !d.Null() {
-						x104 = int(d.Int(64))
+						x105 = int(d.Int(64))
 					}
-					v.Initial = append(v.Initial, x104)
+					v.Initial = append(v.Initial, x105)
 				})
 			}
 		case "final":
@@ -2580,11 +2693,11 @@ func decodeCPUAffinity(d *jsonfast.Decoder, v *CPUAffinity) {
 			if !d.Null() {
 				v.Final = []int{}
 				d.Array(func() {
-					var x105 int
+					var x106 int
 					if !d.Null() {
-						x105 = int(d.Int(64))
+						x106 = int(d.Int(64))
 					}
-					v.Final = append(v.Final, x105)
+					v.Final = append(v.Final, x106)
 				})
 			}
 		default:
@@ -2603,11 +2716,11 @@ func encodeCPUAffinity(e *jsonfast.Encoder, v *CPUAffinity) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x106 := range v.Initial {
-				if x106 > 0 {
+			for x107 := range v.Initial {
+				if x107 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Initial[x106]))
+				e.Int(int64(v.Initial[x107]))
 			}
 			e.Byte(']')
 		}
@@ -2620,11 +2733,11 @@ func encodeCPUAffinity(e *jsonfast.Encoder, v *CPUAffinity) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x107 := range v.Final {
-				if x107 > 0 {
+			for x108 := range v.Final {
+				if x108 > 0 {
 					e.Byte(',')
 				}
-				e.Int(int64(v.Final[x107]))
+				e.Int(int64(v.Final[x108]))
 			}
 			e.Byte(']')
 		}
@@ -2644,11 +2757,11 @@ func decodeSyscallRule(d *jsonfast.Decoder, v *SyscallRule) {
 			if !d.Null() {
 				v.Names = []string{}
 				d.Array(func() {
-					var x108 string
+					var x109 string
 					if !d.Null() {
-						x108 = string(d.Str())
+						x109 = string(d.Str())
 					}
-					v.Names = append(v.Names, x108)
+					v.Names = append(v.Names, x109)
 				})
 			}
 		case "action":
@@ -2666,11 +2779,11 @@ func decodeSyscallRule(d *jsonfast.Decoder, v *SyscallRule) {
 			if !d.Null() {
 				v.Args = []SeccompArg{}
 				d.Array(func() {
-					var x109 SeccompArg
+					var x110 SeccompArg
 					if !d.Null() {
-						decodeSeccompArg(d, &x109)
+						decodeSeccompArg(d, &x110)
 					}
-					v.Args = append(v.Args, x109)
+					v.Args = append(v.Args, x110)
 				})
 			}
 		default:
@@ -2688,11 +2801,11 @@ func encodeSyscallRule(e *jsonfast.Encoder, v *SyscallRule) {
 		e.Null()
 	} else {
 		e.Byte('[')
-		for x110 := range v.Names {
-			if x110 > 0 {
+		for x111 := range v.Names {
+			if x111 > 0 {
 				e.Byte(',')
 			}
-			e.Str(string(v.Names[x110]))
+			e.Str(string(v.Names[x111]))
 		}
 		e.Byte(']')
 	}
@@ -2714,11 +2827,11 @@ func encodeSyscallRule(e *jsonfast.Encoder, v *SyscallRule) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x111 := range v.Args {
-				if x111 > 0 {
+			for x112 := range v.Args {
+				if x112 > 0 {
 					e.Byte(',')
 				}
-				encodeSeccompArg(e, &v.Args[x111])
+				encodeSeccompArg(e, &v.Args[x112])
 			}
 			e.Byte(']')
 		}
@@ -2738,13 +2851,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.Devices = []*config.Rule{}
 				d.Array(func() {
-					var x112 *config.Rule
+					var x113 *config.Rule
 					if !d.Null() {
-						x113 := new(config.Rule)
-						decodeConfigRule(d, x113)
-						x112 = x113
+						x114 := new(config.Rule)
+						decodeConfigRule(d, x114)
+						x113 = x114
 					}
-					v.Devices = append(v.Devices, x112)
+					v.Devices = append(v.Devices, x113)
 				})
 			}
 		case "memory":
@@ -2775,9 +2888,9 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 		case "cpu_burst":
 			d.Once(&seen, 6)
 			if !d.Null() {
-				x114 := new(uint64)
-				*x114 = uint64(d.Uint(64))
-				v.CpuBurst = x114
+				x115 := new(uint64)
+				*x115 = uint64(d.Uint(64))
+				v.CpuBurst = x115
 			}
 		case "cpu_period":
 			d.Once(&seen, 7)
@@ -2807,16 +2920,16 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 		case "cpu_idle":
 			d.Once(&seen, 12)
 			if !d.Null() {
-				x115 := new(int64)
-				*x115 = int64(d.Int(64))
-				v.CPUIdle = x115
+				x116 := new(int64)
+				*x116 = int64(d.Int(64))
+				v.CPUIdle = x116
 			}
 		case "pids_limit":
 			d.Once(&seen, 13)
 			if !d.Null() {
-				x116 := new(int64)
-				*x116 = int64(d.Int(64))
-				v.PidsLimit = x116
+				x117 := new(int64)
+				*x117 = int64(d.Int(64))
+				v.PidsLimit = x117
 			}
 		case "blkio_weight":
 			d.Once(&seen, 14)
@@ -2833,13 +2946,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.BlkioWeightDevice = []*cgroups.WeightDevice{}
 				d.Array(func() {
-					var x117 *cgroups.WeightDevice
+					var x118 *cgroups.WeightDevice
 					if !d.Null() {
-						x118 := new(cgroups.WeightDevice)
-						decodeCgroupsWeightDevice(d, x118)
-						x117 = x118
+						x119 := new(cgroups.WeightDevice)
+						decodeCgroupsWeightDevice(d, x119)
+						x118 = x119
 					}
-					v.BlkioWeightDevice = append(v.BlkioWeightDevice, x117)
+					v.BlkioWeightDevice = append(v.BlkioWeightDevice, x118)
 				})
 			}
 		case "blkio_throttle_read_bps_device":
@@ -2847,13 +2960,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.BlkioThrottleReadBpsDevice = []*cgroups.ThrottleDevice{}
 				d.Array(func() {
-					var x119 *cgroups.ThrottleDevice
+					var x120 *cgroups.ThrottleDevice
 					if !d.Null() {
-						x120 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, x120)
-						x119 = x120
+						x121 := new(cgroups.ThrottleDevice)
+						decodeCgroupsThrottleDevice(d, x121)
+						x120 = x121
 					}
-					v.BlkioThrottleReadBpsDevice = append(v.BlkioThrottleReadBpsDevice, x119)
+					v.BlkioThrottleReadBpsDevice = append(v.BlkioThrottleReadBpsDevice, x120)
 				})
 			}
 		case "blkio_throttle_write_bps_device":
@@ -2861,13 +2974,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.BlkioThrottleWriteBpsDevice = []*cgroups.ThrottleDevice{}
 				d.Array(func() {
-					var x121 *cgroups.ThrottleDevice
+					var x122 *cgroups.ThrottleDevice
 					if !d.Null() {
-						x122 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, x122)
-						x121 = x122
+						x123 := new(cgroups.ThrottleDevice)
+						decodeCgroupsThrottleDevice(d, x123)
+						x122 = x123
 					}
-					v.BlkioThrottleWriteBpsDevice = append(v.BlkioThrottleWriteBpsDevice, x121)
+					v.BlkioThrottleWriteBpsDevice = append(v.BlkioThrottleWriteBpsDevice, x122)
 				})
 			}
 		case "blkio_throttle_read_iops_device":
@@ -2875,13 +2988,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.BlkioThrottleReadIOPSDevice = []*cgroups.ThrottleDevice{}
 				d.Array(func() {
-					var x123 *cgroups.ThrottleDevice
+					var x124 *cgroups.ThrottleDevice
 					if !d.Null() {
-						x124 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, x124)
-						x123 = x124
+						x125 := new(cgroups.ThrottleDevice)
+						decodeCgroupsThrottleDevice(d, x125)
+						x124 = x125
 					}
-					v.BlkioThrottleReadIOPSDevice = append(v.BlkioThrottleReadIOPSDevice, x123)
+					v.BlkioThrottleReadIOPSDevice = append(v.BlkioThrottleReadIOPSDevice, x124)
 				})
 			}
 		case "blkio_throttle_write_iops_device":
@@ -2889,13 +3002,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.BlkioThrottleWriteIOPSDevice = []*cgroups.ThrottleDevice{}
 				d.Array(func() {
-					var x125 *cgroups.ThrottleDevice
+					var x126 *cgroups.ThrottleDevice
 					if !d.Null() {
-						x126 := new(cgroups.ThrottleDevice)
-						decodeCgroupsThrottleDevice(d, x126)
-						x125 = x126
+						x127 := new(cgroups.ThrottleDevice)
+						decodeCgroupsThrottleDevice(d, x127)
+						x126 = x127
 					}
-					v.BlkioThrottleWriteIOPSDevice = append(v.BlkioThrottleWriteIOPSDevice, x125)
+					v.BlkioThrottleWriteIOPSDevice = append(v.BlkioThrottleWriteIOPSDevice, x126)
 				})
 			}
 		case "freezer":
@@ -2908,13 +3021,13 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			if !d.Null() {
 				v.HugetlbLimit = []*cgroups.HugepageLimit{}
 				d.Array(func() {
-					var x127 *cgroups.HugepageLimit
+					var x128 *cgroups.HugepageLimit
 					if !d.Null() {
-						x128 := new(cgroups.HugepageLimit)
-						decodeCgroupsHugepageLimit(d, x128)
-						x127 = x128
+						x129 := new(cgroups.HugepageLimit)
+						decodeCgroupsHugepageLimit(d, x129)
+						x128 = x129
 					}
-					v.HugetlbLimit = append(v.HugetlbLimit, x127)
+					v.HugetlbLimit = append(v.HugetlbLimit, x128)
 				})
 			}
 		case "oom_kill_disable":
@@ -2925,22 +3038,22 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 		case "memory_swappiness":
 			d.Once(&seen, 24)
 			if !d.Null() {
-				x129 := new(uint64)
-				*x129 = uint64(d.Uint(64))
-				v.MemorySwappiness = x129
+				x130 := new(uint64)
+				*x130 = uint64(d.Uint(64))
+				v.MemorySwappiness = x130
 			}
 		case "net_prio_ifpriomap":
 			d.Once(&seen, 25)
 			if !d.Null() {
 				v.NetPrioIfpriomap = []*cgroups.IfPrioMap{}
 				d.Array(func() {
-					var x130 *cgroups.IfPrioMap
+					var x131 *cgroups.IfPrioMap
 					if !d.Null() {
-						x131 := new(cgroups.IfPrioMap)
-						decodeCgroupsIfPrioMap(d, x131)
-						x130 = x131
+						x132 := new(cgroups.IfPrioMap)
+						decodeCgroupsIfPrioMap(d, x132)
+						x131 = x132
 					}
-					v.NetPrioIfpriomap = append(v.NetPrioIfpriomap, x130)
+					v.NetPrioIfpriomap = append(v.NetPrioIfpriomap, x131)
 				})
 			}
 		case "net_cls_classid_u":
@@ -2952,12 +3065,12 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			d.Once(&seen, 27)
 			if !d.Null() {
 				v.Rdma = map[string]cgroups.LinuxRdma{}
-				d.Object(func(x132 []byte) {
-					var x133 cgroups.LinuxRdma
+				d.Object(func(x133 []byte) {
+					var x134 cgroups.LinuxRdma
 					if !d.Null() {
-						decodeCgroupsLinuxRdma(d, &x133)
+						decodeCgroupsLinuxRdma(d, &x134)
 					}
-					v.Rdma[string(x132)] = x133
+					v.Rdma[string(x133)] = x134
 				})
 			}
 		case "cpu_weight":
@@ -2969,12 +3082,12 @@ func decodeCgroupsResources(d *jsonfast.Decoder, v *cgroups.Resources) {
 			d.Once(&seen, 29)
 			if !d.Null() {
 				v.Unified = map[string]string{}
-				d.Object(func(x134 []byte) {
-					var x135 string
+				d.Object(func(x135 []byte) {
+					var x136 string
 					if !d.Null() {
-						x135 = string(d.Str())
+						x136 = string(d.Str())
 					}
-					v.Unified[string(x134)] = x135
+					v.Unified[string(x135)] = x136
 				})
 			}
 		case "memory_check_before_update":
@@ -2998,14 +3111,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x136 := range v.Devices {
-				if x136 > 0 {
+			for x137 := range v.Devices {
+				if x137 > 0 {
 					e.Byte(',')
 				}
-				if v.Devices[x136] == nil {
+				if v.Devices[x137] == nil {
 					e.Null()
 				} else {
-					encodeConfigRule(e, v.Devices[x136])
+					encodeConfigRule(e, v.Devices[x137])
 				}
 			}
 			e.Byte(']')
@@ -3121,14 +3234,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x137 := range v.BlkioWeightDevice {
-				if x137 > 0 {
+			for x138 := range v.BlkioWeightDevice {
+				if x138 > 0 {
 					e.Byte(',')
 				}
-				if v.BlkioWeightDevice[x137] == nil {
+				if v.BlkioWeightDevice[x138] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsWeightDevice(e, v.BlkioWeightDevice[x137])
+					encodeCgroupsWeightDevice(e, v.BlkioWeightDevice[x138])
 				}
 			}
 			e.Byte(']')
@@ -3142,14 +3255,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x138 := range v.BlkioThrottleReadBpsDevice {
-				if x138 > 0 {
+			for x139 := range v.BlkioThrottleReadBpsDevice {
+				if x139 > 0 {
 					e.Byte(',')
 				}
-				if v.BlkioThrottleReadBpsDevice[x138] == nil {
+				if v.BlkioThrottleReadBpsDevice[x139] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadBpsDevice[x138])
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadBpsDevice[x139])
 				}
 			}
 			e.Byte(']')
@@ -3163,14 +3276,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x139 := range v.BlkioThrottleWriteBpsDevice {
-				if x139 > 0 {
+			for x140 := range v.BlkioThrottleWriteBpsDevice {
+				if x140 > 0 {
 					e.Byte(',')
 				}
-				if v.BlkioThrottleWriteBpsDevice[x139] == nil {
+				if v.BlkioThrottleWriteBpsDevice[x140] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteBpsDevice[x139])
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteBpsDevice[x140])
 				}
 			}
 			e.Byte(']')
@@ -3184,14 +3297,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x140 := range v.BlkioThrottleReadIOPSDevice {
-				if x140 > 0 {
+			for x141 := range v.BlkioThrottleReadIOPSDevice {
+				if x141 > 0 {
 					e.Byte(',')
 				}
-				if v.BlkioThrottleReadIOPSDevice[x140] == nil {
+				if v.BlkioThrottleReadIOPSDevice[x141] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadIOPSDevice[x140])
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleReadIOPSDevice[x141])
 				}
 			}
 			e.Byte(']')
@@ -3205,14 +3318,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x141 := range v.BlkioThrottleWriteIOPSDevice {
-				if x141 > 0 {
+			for x142 := range v.BlkioThrottleWriteIOPSDevice {
+				if x142 > 0 {
 					e.Byte(',')
 				}
-				if v.BlkioThrottleWriteIOPSDevice[x141] == nil {
+				if v.BlkioThrottleWriteIOPSDevice[x142] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteIOPSDevice[x141])
+					encodeCgroupsThrottleDevice(e, v.BlkioThrottleWriteIOPSDevice[x142])
 				}
 			}
 			e.Byte(']')
@@ -3232,14 +3345,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x142 := range v.HugetlbLimit {
-				if x142 > 0 {
+			for x143 := range v.HugetlbLimit {
+				if x143 > 0 {
 					e.Byte(',')
 				}
-				if v.HugetlbLimit[x142] == nil {
+				if v.HugetlbLimit[x143] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsHugepageLimit(e, v.HugetlbLimit[x142])
+					encodeCgroupsHugepageLimit(e, v.HugetlbLimit[x143])
 				}
 			}
 			e.Byte(']')
@@ -3269,14 +3382,14 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x143 := range v.NetPrioIfpriomap {
-				if x143 > 0 {
+			for x144 := range v.NetPrioIfpriomap {
+				if x144 > 0 {
 					e.Byte(',')
 				}
-				if v.NetPrioIfpriomap[x143] == nil {
+				if v.NetPrioIfpriomap[x144] == nil {
 					e.Null()
 				} else {
-					encodeCgroupsIfPrioMap(e, v.NetPrioIfpriomap[x143])
+					encodeCgroupsIfPrioMap(e, v.NetPrioIfpriomap[x144])
 				}
 			}
 			e.Byte(']')
@@ -3295,20 +3408,20 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 		if v.Rdma == nil {
 			e.Null()
 		} else {
-			x144 := make([]string, 0, len(v.Rdma))
-			for x146 := range v.Rdma {
-				x144 = append(x144, string(x146))
+			x145 := make([]string, 0, len(v.Rdma))
+			for x147 := range v.Rdma {
+				x145 = append(x145, string(x147))
 			}
-			sort.Strings(x144)
+			sort.Strings(x145)
 			e.Byte('{')
-			for x145, x146 := range x144 {
-				if x145 > 0 {
+			for x146, x147 := range x145 {
+				if x146 > 0 {
 					e.Byte(',')
 				}
-				e.Str(x146)
+				e.Str(x147)
 				e.Byte(':')
-				x147 := v.Rdma[string(x146)]
-				encodeCgroupsLinuxRdma(e, &x147)
+				x148 := v.Rdma[string(x147)]
+				encodeCgroupsLinuxRdma(e, &x148)
 			}
 			e.Byte('}')
 		}
@@ -3326,20 +3439,20 @@ func encodeCgroupsResources(e *jsonfast.Encoder, v *cgroups.Resources) {
 		if v.Unified == nil {
 			e.Null()
 		} else {
-			x148 := make([]string, 0, len(v.Unified))
-			for x150 := range v.Unified {
-				x148 = append(x148, string(x150))
+			x149 := make([]string, 0, len(v.Unified))
+			for x151 := range v.Unified {
+				x149 = append(x149, string(x151))
 			}
-			sort.Strings(x148)
+			sort.Strings(x149)
 			e.Byte('{')
-			for x149, x150 := range x148 {
-				if x149 > 0 {
+			for x150, x151 := range x149 {
+				if x150 > 0 {
 					e.Byte(',')
 				}
-				e.Str(x150)
+				e.Str(x151)
 				e.Byte(':')
-				x151 := v.Unified[string(x150)]
-				e.Str(string(x151))
+				x152 := v.Unified[string(x151)]
+				e.Str(string(x152))
 			}
 			e.Byte('}')
 		}
@@ -3370,11 +3483,11 @@ func decodeHook(d *jsonfast.Decoder, v *Hook) {
 			if !d.Null() {
 				v.Args = []string{}
 				d.Array(func() {
-					var x152 string
+					var x153 string
 					if !d.Null() {
-						x152 = string(d.Str())
+						x153 = string(d.Str())
 					}
-					v.Args = append(v.Args, x152)
+					v.Args = append(v.Args, x153)
 				})
 			}
 		case "env":
@@ -3382,11 +3495,11 @@ func decodeHook(d *jsonfast.Decoder, v *Hook) {
 			if !d.Null() {
 				v.Env = []string{}
 				d.Array(func() {
-					var x153 string
+					var x154 string
 					if !d.Null() {
-						x153 = string(d.Str())
+						x154 = string(d.Str())
 					}
-					v.Env = append(v.Env, x153)
+					v.Env = append(v.Env, x154)
 				})
 			}
 		case "timeout":
@@ -3414,11 +3527,11 @@ func encodeHook(e *jsonfast.Encoder, v *Hook) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x154 := range v.Args {
-				if x154 > 0 {
+			for x155 := range v.Args {
+				if x155 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.Args[x154]))
+				e.Str(string(v.Args[x155]))
 			}
 			e.Byte(']')
 		}
@@ -3431,11 +3544,11 @@ func encodeHook(e *jsonfast.Encoder, v *Hook) {
 			e.Null()
 		} else {
 			e.Byte('[')
-			for x155 := range v.Env {
-				if x155 > 0 {
+			for x156 := range v.Env {
+				if x156 > 0 {
 					e.Byte(',')
 				}
-				e.Str(string(v.Env[x155]))
+				e.Str(string(v.Env[x156]))
 			}
 			e.Byte(']')
 		}
@@ -3749,16 +3862,16 @@ func decodeCgroupsLinuxRdma(d *jsonfast.Decoder, v *cgroups.LinuxRdma) {
 		case "hca_handles":
 			d.Once(&seen, 0)
 			if !d.Null() {
-				x156 := new(uint32)
-				*x156 = uint32(d.Uint(32))
-				v.HcaHandles = x156
+				x157 := new(uint32)
+				*x157 = uint32(d.Uint(32))
+				v.HcaHandles = x157
 			}
 		case "hca_objects":
 			d.Once(&seen, 1)
 			if !d.Null() {
-				x157 := new(uint32)
-				*x157 = uint32(d.Uint(32))
-				v.HcaObjects = x157
+				x158 := new(uint32)
+				*x158 = uint32(d.Uint(32))
+				v.HcaObjects = x158
 			}
 		default:
 			d.Fail()

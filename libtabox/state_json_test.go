@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"reflect"
 	"strconv"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/tabox/tabox/internal/jsonfast"
@@ -21,7 +23,7 @@ func TestStateCodecGenerated(t *testing.T) {
 	src, err := jsongen.Generate(jsongen.Config{
 		Package: "libtabox",
 		PkgPath: "github.com/tabox/tabox/libtabox",
-		Roots:   []reflect.Type{reflect.TypeOf(savedState{}), reflect.TypeOf(stateHeader{})},
+		Roots:   []reflect.Type{reflect.TypeOf(savedState{}), reflect.TypeOf(stateHeader{}), reflect.TypeOf(syncMsg{})},
 		Decode:  true,
 		Encode:  true,
 	})
@@ -133,5 +135,49 @@ func TestStateCodec(t *testing.T) {
 	s, err := unmarshalState([]byte(`{"ID":"c1","initPid":7,"config":{"Hostname":"h"}}`))
 	if err != nil || s.ID != "c1" || s.InitPid != 7 || s.Config.Hostname != "h" {
 		t.Fatalf("unmarshalState = %+v, %v", s, err)
+	}
+}
+
+// TestSyncMsgCodec: a sync message is written as json.Marshal writes it,
+// and the parent reads back, a line at a time, what encoding/json reads,
+// whether the lines come together or a byte at a time.
+func TestSyncMsgCodec(t *testing.T) {
+	msgs := []syncMsg{
+		{Type: msgHooks, State: json.RawMessage(`{ "id" : "c<1>&", "pid": 5, "x": "\u2028" }`)},
+		{Type: msgError, Error: &InitError{Step: "mounts", Message: "mount \"/a<b>\": \xff EPERM\n"}},
+		{Type: msgExec, CPU: 1234567},
+		{Type: msgPid, Pid: 42},
+		{Type: msgReady},
+	}
+	var stream []byte
+	for _, m := range msgs {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &jsonfast.Encoder{}
+		encodeSyncMsg(e, &m)
+		if e.Err != nil || !bytes.Equal(e.B, want) {
+			t.Fatalf("encoded %s, json.Marshal: %s", e.B, want)
+		}
+		stream = append(append(stream, want...), '\n')
+	}
+	for name, r := range map[string]func() io.Reader{
+		"whole":    func() io.Reader { return bytes.NewReader(stream) },
+		"bytewise": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(stream)) },
+	} {
+		p := &syncPipe{lines: r()}
+		for _, want := range msgs {
+			var std syncMsg
+			b, _ := json.Marshal(want)
+			json.Unmarshal(b, &std)
+			var got syncMsg
+			if err := p.decodeLine(&got); err != nil || !reflect.DeepEqual(got, std) {
+				t.Fatalf("%s: read %+v, %v; want %+v", name, got, err, std)
+			}
+		}
+		if _, err := p.recv(); err != io.EOF {
+			t.Fatalf("%s: after the last message: %v, want EOF", name, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package libtabox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tabox/tabox/internal/jsonfast"
 )
 
 // The parent (tabox create) and the container's init talk over a socket
@@ -42,6 +45,16 @@ import (
 //	                          ◀──────    EOF (init closed its end)
 //	  exit 0                               block on exec.fifo until start
 //
+// When tabox run starts the container as it creates it (CreateOpts.Start
+// with the C init), there is no exec fifo and msgSaved releases the init:
+//
+//	parent                               init
+//	  ...
+//	  msgSaved                ──────▶
+//	                                       clear the parent-death signal
+//	                          ◀──────    msgExec (the init's CPU time)
+//	                          ◀──────    EOF (the exec closed the socket)
+//
 // At any point the init may send msgError instead and exit; the parent
 // then undoes everything it made. Everything the parent sends after the
 // config carries the container's state JSON, which hooks run by the init
@@ -71,6 +84,9 @@ const (
 	// seccomp agent has it.
 	msgSeccomp     syncType = "seccomp"
 	msgSeccompDone syncType = "seccomp-done"
+	// msgExec comes from an init released by msgSaved, just before it
+	// executes the process, with its CPU time.
+	msgExec syncType = "exec"
 )
 
 type syncMsg struct {
@@ -81,6 +97,8 @@ type syncMsg struct {
 	State json.RawMessage `json:"state,omitempty"`
 	// Pid is set for msgPid: the init's PID in tabox's PID namespace.
 	Pid int `json:"pid,omitempty"`
+	// CPU is set for msgExec: the CPU time (ns) the init used.
+	CPU int64 `json:"cpu,omitempty"`
 }
 
 // InitError is an error that happened in the container's init, naming the
@@ -103,6 +121,14 @@ type syncPipe struct {
 	enc *json.Encoder
 	// fds receives the fds that came with messages, on the parent's end.
 	fds *fdReader
+	// The parent's end reads from lines a message a line (both inits end
+	// each with a newline) and decodes it with the decoder of
+	// state_json.go: a json.Decoder would start with reflection over
+	// syncMsg in every tabox create. buf[off:] is what was read and not
+	// decoded yet.
+	lines io.Reader
+	buf   []byte
+	off   int
 }
 
 // newSyncPipe is the init's end: it reads with read(2), which a seccomp
@@ -114,7 +140,7 @@ func newSyncPipe(f *os.File) *syncPipe {
 // newParentSyncPipe is the parent's end, which also receives fds.
 func newParentSyncPipe(f *os.File) *syncPipe {
 	r := &fdReader{f: f}
-	return &syncPipe{f: f, fd: int(f.Fd()), dec: json.NewDecoder(r), enc: json.NewEncoder(f), fds: r}
+	return &syncPipe{f: f, fd: int(f.Fd()), enc: json.NewEncoder(f), fds: r, lines: r}
 }
 
 // maxSyncFds bounds the fds one read takes; the init sends one at a time.
@@ -217,8 +243,15 @@ func (p *syncPipe) sendWithFd(msg, oob []byte) error {
 	return nil
 }
 
+// send writes m and a newline, as a json.Encoder would.
 func (p *syncPipe) send(m syncMsg) error {
-	if err := p.enc.Encode(m); err != nil {
+	e := &jsonfast.Encoder{B: make([]byte, 0, 256)}
+	encodeSyncMsg(e, &m)
+	err := e.Err
+	if err == nil {
+		_, err = p.f.Write(append(e.B, '\n'))
+	}
+	if err != nil {
 		return fmt.Errorf("send %s: %w", m.Type, err)
 	}
 	return nil
@@ -228,7 +261,13 @@ func (p *syncPipe) send(m syncMsg) error {
 // as an *InitError.
 func (p *syncPipe) recv() (syncMsg, error) {
 	var m syncMsg
-	if err := p.dec.Decode(&m); err != nil {
+	var err error
+	if p.lines != nil {
+		err = p.decodeLine(&m)
+	} else {
+		err = p.dec.Decode(&m)
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return m, io.EOF
 		}
@@ -241,6 +280,47 @@ func (p *syncPipe) recv() (syncMsg, error) {
 		return m, m.Error
 	}
 	return m, nil
+}
+
+// decodeLine decodes the next line into m: with the generated decoder, or,
+// for what it leaves to encoding/json, with encoding/json.
+func (p *syncPipe) decodeLine(m *syncMsg) error {
+	line, err := p.readLine()
+	if err != nil {
+		return err
+	}
+	d := jsonfast.NewDecoder(line)
+	decodeSyncMsg(d, m)
+	if d.End() {
+		return nil
+	}
+	*m = syncMsg{}
+	return json.Unmarshal(line, m)
+}
+
+// readLine returns the next line, without its newline; it stays valid
+// until the next read.
+func (p *syncPipe) readLine() ([]byte, error) {
+	for {
+		if i := bytes.IndexByte(p.buf[p.off:], '\n'); i >= 0 {
+			line := p.buf[p.off : p.off+i]
+			p.off += i + 1
+			return line, nil
+		}
+		p.buf = append(p.buf[:0], p.buf[p.off:]...)
+		p.off = 0
+		if cap(p.buf)-len(p.buf) < 1024 {
+			p.buf = append(make([]byte, 0, 2*cap(p.buf)+4096), p.buf...)
+		}
+		n, err := p.lines.Read(p.buf[len(p.buf):cap(p.buf)])
+		p.buf = p.buf[:len(p.buf)+n]
+		if err == io.EOF && len(bytes.TrimSpace(p.buf)) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // expect reads the next message and checks its type.

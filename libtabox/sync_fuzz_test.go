@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzSyncRecv feeds arbitrary bytes to the parent's side of the sync
@@ -21,28 +22,35 @@ func FuzzSyncRecv(f *testing.F) {
 	f.Add([]byte(`{"type":"ready","state":[1,2,{"a":` + strings.Repeat("[", 100)))
 	f.Add([]byte("\x00\xff{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := &syncPipe{dec: json.NewDecoder(bytes.NewReader(data))}
-		for i := 0; i < 64; i++ {
-			m, err := p.recv()
-			if err != nil {
-				if err.Error() == "" {
-					t.Fatal("error without text")
-				}
-				var ie *InitError
-				if m.Type == msgError && !errors.As(err, &ie) && err.Error() != "container init: unknown error" {
-					t.Fatalf("error message decoded as %v", err)
-				}
-				if m.Type != msgError {
-					// A decoding error or EOF: the stream is done.
-					return
-				}
-				continue
-			}
-			if m.Type == msgError {
-				t.Fatalf("error message %+v returned without an error", m)
-			}
+		// The init's end (a json.Decoder) and the parent's (a line at a
+		// time, with the generated decoder).
+		for _, p := range []*syncPipe{{dec: json.NewDecoder(bytes.NewReader(data))}, {lines: iotest.OneByteReader(bytes.NewReader(data))}} {
+			checkRecv(t, p)
 		}
 	})
+}
+
+func checkRecv(t *testing.T, p *syncPipe) {
+	for i := 0; i < 64; i++ {
+		m, err := p.recv()
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("error without text")
+			}
+			var ie *InitError
+			if m.Type == msgError && !errors.As(err, &ie) && err.Error() != "container init: unknown error" {
+				t.Fatalf("error message decoded as %v", err)
+			}
+			if m.Type != msgError {
+				// A decoding error or EOF: the stream is done.
+				return
+			}
+			continue
+		}
+		if m.Type == msgError {
+			t.Fatalf("error message %+v returned without an error", m)
+		}
+	}
 }
 
 // FuzzInitConfig feeds arbitrary bytes to the init's decoder of its

@@ -128,6 +128,37 @@ func TestCreateBadInput(t *testing.T) {
 // rootWords are ways an error may name a missing root.path.
 var rootWords = []string{"root.path", "root path", "root must", "root is", "missing root", "no root", "root: "}
 
+// TestExecFails: a program that passes every check but that the kernel
+// will not execute (executable, but neither ELF nor script) fails at the
+// very end, after the process was released: run, which starts the
+// container as it creates it, and start both report the exec's error on
+// one line, exit non-zero and leave nothing behind.
+func TestExecFails(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, withArgs("/bin/not-a-program"))
+	if err := os.WriteFile(filepath.Join(bundle, "rootfs/bin/not-a-program"), []byte("neither ELF nor script\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		id := newID(t)
+		_, stderr, code := tabox(t, "run", "--bundle", bundle, id)
+		assertOneLineError(t, stderr, code, "exec format error")
+		assertNoLeftovers(t, rootDir(t), id)
+	})
+	t.Run("start", func(t *testing.T) {
+		t.Parallel()
+		id := newID(t)
+		if _, stderr, code := tabox(t, "create", "--bundle", bundle, id); code != 0 {
+			t.Fatalf("create: exit %d: %s", code, stderr)
+		}
+		_, stderr, code := tabox(t, "start", id)
+		assertOneLineError(t, stderr, code, "exec format error")
+		tabox(t, "delete", "--force", id)
+		assertNoLeftovers(t, rootDir(t), id)
+	})
+}
+
 // TestNoProcess: a config without process can be created (for hooks-only
 // uses) but not started, and is then deleted cleanly.
 func TestNoProcess(t *testing.T) {

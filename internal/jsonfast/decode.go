@@ -393,13 +393,21 @@ func (d *Decoder) hex4() rune {
 
 // Unmarshal decodes the next value into v with encoding/json: for the
 // values the generated code leaves to it (those with their own
-// UnmarshalJSON or UnmarshalText).
+// UnmarshalJSON or UnmarshalText). A json.Unmarshaler gets the value
+// itself, as encoding/json would give it, without the reflection that
+// json.Unmarshal would start with.
 func (d *Decoder) Unmarshal(v any) {
 	raw := d.Raw()
 	if d.bad {
 		return
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	var err error
+	if u, ok := v.(json.Unmarshaler); ok {
+		err = u.UnmarshalJSON(raw)
+	} else {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
 		d.Fail()
 	}
 }

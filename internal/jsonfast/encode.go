@@ -1,7 +1,9 @@
 package jsonfast
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"unicode/utf8"
 )
@@ -29,13 +31,36 @@ func (e *Encoder) Uint(v uint64) { e.B = strconv.AppendUint(e.B, v, 10) }
 func (e *Encoder) Null() { e.B = append(e.B, "null"...) }
 
 // Marshal appends v as encoding/json encodes it: for the values the
-// generated code leaves to it (those with their own MarshalJSON).
+// generated code leaves to it (those with their own MarshalJSON). A
+// json.Marshaler's output is compacted and HTML-escaped, as encoding/json
+// does it, without the reflection that json.Marshal would start with.
 func (e *Encoder) Marshal(v any) {
-	b, err := json.Marshal(v)
+	m, ok := v.(json.Marshaler)
+	if !ok {
+		b, err := json.Marshal(v)
+		e.fail(err)
+		e.B = append(e.B, b...)
+		return
+	}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		e.fail(&json.MarshalerError{Type: reflect.TypeOf(v), Err: err})
+		return
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		e.fail(&json.MarshalerError{Type: reflect.TypeOf(v), Err: err})
+		return
+	}
+	out := bytes.NewBuffer(e.B)
+	json.HTMLEscape(out, compact.Bytes())
+	e.B = out.Bytes()
+}
+
+func (e *Encoder) fail(err error) {
 	if err != nil && e.Err == nil {
 		e.Err = err
 	}
-	e.B = append(e.B, b...)
 }
 
 const hex = "0123456789abcdef"

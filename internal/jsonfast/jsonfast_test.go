@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // FuzzStr: a string is quoted as json.Marshal quotes it.
@@ -43,5 +44,40 @@ func TestRaw(t *testing.T) {
 		if d.Raw(); d.End() {
 			t.Errorf("Raw took %s", doc)
 		}
+	}
+}
+
+// rawMarshaler writes its own JSON, spaced out and with characters that
+// encoding/json escapes in a Marshaler's output.
+type rawMarshaler string
+
+func (m rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(m), nil }
+
+// TestMarshaler: the output of a MarshalJSON is what json.Marshal makes
+// of it (compacted, HTML-escaped), and an invalid one is an error; a
+// time.Time reads back as json.Unmarshal reads it.
+func TestMarshaler(t *testing.T) {
+	for _, m := range []rawMarshaler{`{ "a" : [ 1, 2 ] }`, `"<b>&\u2028"`, "\"x\u2029y\"", `null`} {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &Encoder{B: []byte("[")}
+		e.Marshal(m)
+		if e.Err != nil || string(e.B) != "["+string(want) {
+			t.Errorf("Marshal(%s) = %s, %v; json.Marshal: %s", m, e.B, e.Err, want)
+		}
+	}
+	e := &Encoder{}
+	e.Marshal(rawMarshaler(`{"a":`))
+	if e.Err == nil {
+		t.Errorf("Marshal of invalid JSON: no error")
+	}
+	now := time.Now()
+	doc, _ := json.Marshal(now)
+	var got time.Time
+	d := NewDecoder(doc)
+	if d.Unmarshal(&got); !d.End() || !got.Equal(now) {
+		t.Errorf("Unmarshal(%s) = %v, want %v", doc, got, now)
 	}
 }

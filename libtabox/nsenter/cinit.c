@@ -1423,6 +1423,45 @@ static int look_path(struct config *c, char *out)
 
 // --- the sequence ----------------------------------------------------------
 
+// init_cpu_ns is the CPU time the container's cgroup has used so far, the
+// init's own, which tabox's report leaves out of the process's.
+static long long init_cpu_ns(struct config *c, int cpu)
+{
+	char buf[512];
+	ssize_t n = pread(cpu, buf, sizeof(buf) - 1, 0);
+	long long ns = 0;
+	if (n > 0) {
+		buf[n] = '\0';
+		if (c->cpu_is_stat) {
+			char *u = strstr(buf, "usage_usec ");
+			if (u != NULL)
+				ns = atoll(u + 11) * 1000;
+		} else {
+			ns = atoll(buf);
+		}
+	}
+	close(cpu);
+	return ns;
+}
+
+// exec_now executes the process right after "saved", for a container
+// that tabox run starts as it creates it: what would go to start through
+// the exec fifo goes on the sync socket, which the exec closes.
+static void __attribute__((noreturn)) exec_now(struct config *c, const char *path, int cpu)
+{
+	step("exec", fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0 ? failerr("sync socket") : 0);
+	if (c->bpf_len > 0 && c->nnp)
+		step("seccomp", load_seccomp(c));
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "{\"type\":\"exec\",\"cpu\":%lld}\n", cpu >= 0 ? init_cpu_ns(c, cpu) : 0);
+	step("exec", write(cfd, msg, (size_t)n) != n ? failerr("send exec to tabox") : 0);
+	execve(path, c->args, c->env);
+	int err = errno;
+	step("exec", fail("%s", errstr(err)));
+	_exit(255);
+}
+
+
 // run_exec is the process of tabox exec: the constructor has joined the
 // container's namespaces; it joins the cgroup, takes the process's
 // credentials and executes it (init.go, runExec).
@@ -1476,10 +1515,14 @@ void tabox_cinit(int sync_fd, int forked)
 	step("close fds", syscall(SYS_close_range, c.close_from, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? failerr("close_range") : 0);
 	if (c.clear_ambient)
 		step("user namespace", clear_ambient());
-	int fifo = open(c.fifo, O_PATH | O_CLOEXEC);
-	step("exec fifo", fifo < 0 ? failerr("open %s", c.fifo) : 0);
-	int fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	step("exec fifo", fd_dir < 0 ? failerr("open /proc/self/fd") : 0);
+	// No exec fifo: tabox run starts the container as it creates it.
+	int fifo = -1, fd_dir = -1;
+	if (*c.fifo) {
+		fifo = open(c.fifo, O_PATH | O_CLOEXEC);
+		step("exec fifo", fifo < 0 ? failerr("open %s", c.fifo) : 0);
+		fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		step("exec fifo", fd_dir < 0 ? failerr("open /proc/self/fd") : 0);
+	}
 	if (c.join_keyring) {
 		char name[512];
 		snprintf(name, sizeof(name), "_ses.%s", c.id);
@@ -1528,6 +1571,8 @@ void tabox_cinit(int sync_fd, int forked)
 	step("created", round_trip("created", "saved"));
 	// The state is saved: from now on the container outlives tabox create.
 	step("parent death signal", prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 ? failerr("prctl") : 0);
+	if (fifo < 0)
+		exec_now(&c, path, cpu);
 	close(cfd);
 	cfd = -1;
 
@@ -1539,28 +1584,12 @@ void tabox_cinit(int sync_fd, int forked)
 	close(fd_dir);
 	step("exec fifo", write(w, "", 1) != 1 ? failerr("write") : 0);
 	// From here on, start waits for the exec; an error goes to it too.
-	cfd = -1;
 	if (c.bpf_len > 0 && c.nnp && load_seccomp(&c) < 0) {
 		dprintf(w, "Eseccomp: %s", errbuf);
 		_exit(255);
 	}
-	if (cpu >= 0) {
-		char buf[512];
-		ssize_t n = pread(cpu, buf, sizeof(buf) - 1, 0);
-		long long ns = 0;
-		if (n > 0) {
-			buf[n] = '\0';
-			if (c.cpu_is_stat) {
-				char *u = strstr(buf, "usage_usec ");
-				if (u != NULL)
-					ns = atoll(u + 11) * 1000;
-			} else {
-				ns = atoll(buf);
-			}
-		}
-		dprintf(w, "C%lld\n", ns);
-		close(cpu);
-	}
+	if (cpu >= 0)
+		dprintf(w, "C%lld\n", init_cpu_ns(&c, cpu));
 	execve(path, c.args, c.env);
 	dprintf(w, "Eexec: %s", errstr(errno));
 	_exit(255);
