@@ -277,11 +277,17 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 	}
 	wait := background(opts.WhileInit)
 	defer wait()
-	if err := c.handshake(dir, &opts, startNow); err != nil {
+	var release func() error
+	if startNow {
+		// The caller's work is done before the process runs, as it would
+		// be before a separate start.
+		release = func() error { return c.release(dir, &opts, wait) }
+	}
+	if err := c.handshake(dir, &opts, release); err != nil {
 		return nil, err
 	}
 	p.done()
-	if startNow && len(cfg.Hooks.Poststart) > 0 {
+	if release != nil && len(cfg.Hooks.Poststart) > 0 {
 		warnf := opts.Start.Warnf
 		if warnf == nil {
 			warnf = func(string, ...any) {}
@@ -323,8 +329,8 @@ func checkConsole(terminal bool, socket *string, conn **os.File) error {
 }
 
 // handshake drives the init through create (see the diagram in sync.go),
-// and with startNow through start as well.
-func (c *Container) handshake(dir *stateDir, opts *CreateOpts, startNow bool) error {
+// and through start as well with release (see Container.release).
+func (c *Container) handshake(dir *stateDir, opts *CreateOpts, release func() error) error {
 	cfg := &c.state.Config
 	p := c.init
 	joined := false
@@ -384,8 +390,8 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts, startNow bool) er
 			}
 		case msgCreated:
 			c.state.Creating = false
-			if startNow {
-				return c.release(dir, opts)
+			if release != nil {
+				return release()
 			}
 			if err := dir.save(c.state); err != nil {
 				return err
@@ -409,8 +415,9 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts, startNow bool) er
 }
 
 // release lets an init that has no exec fifo execute the process, once
-// the state is saved, and waits until it has (Start, without the fifo).
-func (c *Container) release(dir *stateDir, opts *CreateOpts) error {
+// the state is saved and ready has returned, and waits until it has
+// (Start, without the fifo).
+func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error {
 	p := c.init
 	if opts.BeforeStart != nil {
 		if err := opts.BeforeStart(c); err != nil {
@@ -420,6 +427,7 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts) error {
 	if err := dir.save(c.state); err != nil {
 		return err
 	}
+	ready()
 	// A judge's wall clock starts here, when the process is released.
 	startedAt, mono := time.Now(), monotonicNow()
 	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {

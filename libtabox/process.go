@@ -33,7 +33,8 @@ type CreateOpts struct {
 	// Debugf, if set, receives debug messages.
 	Debugf func(format string, args ...any)
 	// WhileInit, if set, runs while the init sets the container up, and
-	// has returned when Create returns: work of the caller's that is then
+	// has returned when Create returns, and before the process is
+	// released when Create starts it: work of the caller's that is then
 	// off the create's critical path (see background).
 	WhileInit func()
 	// Start, if set, makes Create start the container too (tabox run), as
