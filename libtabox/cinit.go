@@ -172,7 +172,7 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 		c.Hostname, c.Domainname, c.Cgroup, c.Readonly = "", "", nil, false
 		c.Namespaces = nil
 		cfg = &c
-		ic = &initConfig{Config: cfg, Seccomp: ic.Seccomp, PreserveFds: ic.PreserveFds, NoNewKeyring: true, Exec: true}
+		ic = &initConfig{Config: cfg, Seccomp: ic.Seccomp, PreserveFds: ic.PreserveFds, NoNewKeyring: true, Exec: true, selfReady: ic.selfReady}
 	}
 	e.str(cfg.ID)
 	e.u8(!ic.NoNewKeyring)
@@ -267,6 +267,14 @@ func encodeCInit(ic *initConfig) ([]byte, error) {
 	e.u64(capMask(caps.Ambient))
 	e.u64(capMask(caps.Bounding))
 	e.u32(uint32(capability.Last()))
+	e.u8(ic.selfReady)
+	e.u32(uint32(len(proc.Rlimits)))
+	for _, rl := range proc.Rlimits {
+		e.u32(uint32(rl.Type))
+		e.u64(rl.Soft)
+		e.u64(rl.Hard)
+		e.str(rl.Name)
+	}
 	if p := ic.Seccomp; p != nil {
 		n := len(p.BPF) / sockFilterSize
 		if n == 0 || len(p.BPF)%sockFilterSize != 0 || n > unix.BPF_MAXINSNS {
@@ -319,6 +327,19 @@ func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
 		e.str(b[1])
 	}
 	return nil
+}
+
+// selfReady reports whether the C init can set its rlimits itself and
+// skip the ready round trip: when it has tabox's user namespace, and so
+// tabox's power to raise a hard limit, and is in its cgroup by itself
+// (joins), and there is no oom_score_adj for tabox to write. Each round
+// trip is a wake-up of tabox on the init's way.
+func selfReady(ic *initConfig, joins bool) bool {
+	cfg := ic.Config
+	if _, userns := cfg.NamespacePath(NEWUSER); !ic.cinit || userns || !joins {
+		return false
+	}
+	return cfg.OOMScoreAdj == nil || ic.Exec
 }
 
 // tasksFiles lists the tasks file of each v1 hierarchy of the cgroup at

@@ -27,6 +27,8 @@ type Container struct {
 	init *initProcess
 	// cinit: the init is the C one, which runs no hook.
 	cinit bool
+	// selfReady: the C init does not ask at its ready (see selfReady).
+	selfReady bool
 	// cinitJoins: the C init is in the container's cgroup by itself: it
 	// joins the v1 hierarchies, and is born in the v2 one.
 	cinitJoins bool
@@ -168,6 +170,8 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 		// init into that one (and, again, into the others).
 		c.cinitJoins = st.CgroupPaths[""] == "" || bornIn
 	}
+	ic.selfReady = selfReady(ic, cfg.Cgroup == nil || c.cinitJoins)
+	c.selfReady = ic.selfReady
 	if bornIn {
 		cg = planned
 		// Saved first, so that delete finds the cgroup.
@@ -333,6 +337,11 @@ func checkConsole(terminal bool, socket *string, conn **os.File) error {
 func (c *Container) handshake(dir *stateDir, opts *CreateOpts, release func() error) error {
 	cfg := &c.state.Config
 	p := c.init
+	if release != nil && c.selfReady {
+		// The init asks nothing before it executes the process.
+		c.state.Creating = false
+		return release()
+	}
 	joined := false
 	for {
 		// Errors are the init's, or of the work done here on its behalf
@@ -431,7 +440,21 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 	// A judge's wall clock starts here, when the process is released.
 	startedAt, mono := time.Now(), monotonicNow()
 	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
+		// An init that failed has said why before it exited.
+		if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+			return fmt.Errorf("container init: %w", rerr)
+		}
 		return err
+	}
+	if c.selfReady {
+		// Unasked, the init says when it is set up: an error before is
+		// the create's.
+		if _, err := p.sync.expect(msgCreated); err != nil {
+			if err == io.EOF {
+				return errors.New("container init exited during setup")
+			}
+			return fmt.Errorf("container init: %w", err)
+		}
 	}
 	m, err := p.sync.recv()
 	if err == nil && m.Type != msgExec {

@@ -140,6 +140,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	} else if len(paths) > 0 {
 		go primeCgroupMigration()
 	}
+	ic.selfReady = selfReady(ic, len(paths) == 0 || cinitJoins)
 	p, err := startInit(ic, createOpts)
 	if err != nil {
 		return nil, err
@@ -162,22 +163,30 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	}
 	wait := background(opts.WhileInit)
 	defer wait()
-	if _, err := p.sync.expect(msgReady); err != nil {
-		return nil, execError(err)
-	}
-	// Joined once the process has started its Go runtime and read its
-	// configuration, which are tabox's memory, not the container's (see
-	// Create); the C init has joined already.
-	if !cinitJoins {
-		if err := c.joinCgroup(p.pid()); err != nil {
-			return nil, err
+	// The C init may set its rlimits itself and wait for ready-done
+	// without a ready (see selfReady).
+	if !ic.selfReady {
+		if _, err := p.sync.expect(msgReady); err != nil {
+			return nil, execError(err)
 		}
-	}
-	if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
-		return nil, fmt.Errorf("rlimits: %w", err)
+		// Joined once the process has started its Go runtime and read its
+		// configuration, which are tabox's memory, not the container's
+		// (see Create); the C init has joined already.
+		if !cinitJoins {
+			if err := c.joinCgroup(p.pid()); err != nil {
+				return nil, err
+			}
+		}
+		if err := applyRlimits(p.pid(), proc.Rlimits); err != nil {
+			return nil, fmt.Errorf("rlimits: %w", err)
+		}
 	}
 	wait()
 	if err := p.sync.send(syncMsg{Type: msgReadyDone}); err != nil {
+		// A process that failed has said why before it exited.
+		if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+			return nil, execError(rerr)
+		}
 		return nil, err
 	}
 	// The sync socket is close-on-exec in the process: EOF means it has

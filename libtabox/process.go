@@ -105,6 +105,9 @@ type initConfig struct {
 	IDMapFds map[int]int `json:"idmapFds,omitempty"`
 	// cinit: the init is the C one (cinit.go), which gets another encoding.
 	cinit bool
+	// selfReady: the C init sets its rlimits itself, and tabox has
+	// nothing else to do at its ready (see selfReady).
+	selfReady bool
 	// cgroupDir, if set, is the container's v2 cgroup, which the init is
 	// started in (CLONE_INTO_CGROUP).
 	cgroupDir *os.File

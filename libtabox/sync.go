@@ -55,6 +55,22 @@ import (
 //	                          ◀──────    msgExec (the init's CPU time)
 //	                          ◀──────    EOF (the exec closed the socket)
 //
+// A C init that sets its rlimits itself (see selfReady) sends no msgReady,
+// and, started as it is created, waits for no answer to its msgCreated:
+// tabox sends msgSaved unasked, as soon as it may release the process, and
+// the init reads it once it is set up.
+//
+//	parent                               init
+//	  config, cgroup          ──────▶      mounts, ..., rlimits, user
+//	  save state
+//	  msgSaved                ──────▶
+//	                          ◀──────    msgCreated
+//	                                       clear the parent-death signal
+//	                          ◀──────    msgExec, EOF
+//
+// The exec process of such an init likewise sends no msgReady and waits for
+// msgReadyDone, which tabox sends unasked.
+//
 // At any point the init may send msgError instead and exit; the parent
 // then undoes everything it made. Everything the parent sends after the
 // config carries the container's state JSON, which hooks run by the init

@@ -1,10 +1,15 @@
 package tests
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestEnv: the process gets exactly process.env (plus HOME, which runtimes
@@ -106,6 +111,51 @@ func TestRlimits(t *testing.T) {
 			if got := lines(out); strings.Join(got, "|") != strings.Join(tc.want, "|") {
 				t.Errorf("limits inside %q, want %q", got, tc.want)
 			}
+		})
+	}
+}
+
+// TestRlimitAboveHard: a hard limit above tabox's own needs
+// CAP_SYS_RESOURCE; without it, run fails with one line that names the
+// limit and the capability, and leaves nothing behind. In a user namespace
+// tabox sets the limit from outside; otherwise the init sets it.
+func TestRlimitAboveHard(t *testing.T) {
+	t.Parallel()
+	capEff, err := strconv.ParseUint(procStatusField(os.Getpid(), "CapEff"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if capEff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+		t.Skip("the tests run with CAP_SYS_RESOURCE: raising a hard limit works")
+	}
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &cur); err != nil {
+		t.Fatal(err)
+	}
+	for _, userns := range []bool{false, true} {
+		t.Run(fmt.Sprintf("userns=%v", userns), func(t *testing.T) {
+			t.Parallel()
+			bundle := newBundle(t, func(s *specs.Spec) {
+				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: cur.Cur, Hard: cur.Max + 1}}
+				if userns {
+					s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+					s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+					s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+				}
+			})
+			// The mapped root reaches the rootfs.
+			for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id := newID(t)
+			_, stderr, code := tabox(t, "run", "--bundle", bundle, id)
+			assertOneLineError(t, stderr, code, "CAP_SYS_RESOURCE")
+			if !strings.Contains(stderr, "RLIMIT_NOFILE") {
+				t.Errorf("error %q does not name RLIMIT_NOFILE", stderr)
+			}
+			assertNoLeftovers(t, rootDir(t), id)
 		})
 	}
 }

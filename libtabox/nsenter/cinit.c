@@ -36,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -217,6 +218,12 @@ struct cgbind {
 	char *name, *source;
 };
 
+struct crlimit {
+	uint32_t resource;
+	uint64_t soft, hard;
+	char *name;
+};
+
 struct config {
 	// exec: the process of tabox exec, in the container's namespaces
 	// already, rather than a container's init.
@@ -259,6 +266,12 @@ struct config {
 	uint8_t has_caps;
 	uint64_t cap_eff, cap_perm, cap_inh, cap_amb, cap_bnd;
 	uint32_t cap_last;
+	// self_ready: the init sets its rlimits itself and does not ask tabox
+	// with "ready", which then sends "ready-done" (exec) or "saved" (a
+	// container run starts) when it is ready itself.
+	uint8_t self_ready;
+	uint32_t nrlimits;
+	struct crlimit *rlimits;
 	uint32_t bpf_len; // in sock_filter entries
 	struct sock_filter *bpf;
 	uint32_t bpf_flags;
@@ -375,6 +388,18 @@ static void read_config(struct config *c)
 	c->cap_amb = rd_u64(&r);
 	c->cap_bnd = rd_u64(&r);
 	c->cap_last = rd_u32(&r);
+	c->self_ready = rd_u8(&r);
+	c->nrlimits = rd_u32(&r);
+	if (c->nrlimits > 64)
+		bad_config();
+	c->rlimits = xcalloc(c->nrlimits + 1, sizeof(struct crlimit));
+	for (uint32_t i = 0; i < c->nrlimits; i++) {
+		struct crlimit *l = &c->rlimits[i];
+		l->resource = rd_u32(&r);
+		l->soft = rd_u64(&r);
+		l->hard = rd_u64(&r);
+		l->name = rd_str(&r);
+	}
 	c->bpf_flags = rd_u32(&r);
 	uint32_t nbytes = rd_u32(&r);
 	if (nbytes % sizeof(struct sock_filter) != 0 || (uint64_t)(r.end - r.p) < nbytes)
@@ -1423,6 +1448,25 @@ static int look_path(struct config *c, char *out)
 
 // --- the sequence ----------------------------------------------------------
 
+// set_rlimits sets the process's rlimits, as tabox would from outside
+// (process.go, applyRlimits), with the same errors.
+static int set_rlimits(struct config *c)
+{
+	for (uint32_t i = 0; i < c->nrlimits; i++) {
+		struct crlimit *l = &c->rlimits[i];
+		struct rlimit want = {.rlim_cur = l->soft, .rlim_max = l->hard}, cur;
+		if (setrlimit((int)l->resource, &want) == 0)
+			continue;
+		int err = errno;
+		if (err == EPERM && getrlimit((int)l->resource, &cur) == 0 && l->hard > cur.rlim_max)
+			return fail("set %s to soft %llu hard %llu: raising the hard limit above %llu needs CAP_SYS_RESOURCE, which tabox does not have here",
+				    l->name, (unsigned long long)l->soft, (unsigned long long)l->hard, (unsigned long long)cur.rlim_max);
+		errno = err;
+		return failerr("set %s to soft %llu hard %llu", l->name, (unsigned long long)l->soft, (unsigned long long)l->hard);
+	}
+	return 0;
+}
+
 // init_cpu_ns is the CPU time the container's cgroup has used so far, the
 // init's own, which tabox's report leaves out of the process's.
 static long long init_cpu_ns(struct config *c, int cpu)
@@ -1474,8 +1518,13 @@ static void __attribute__((noreturn)) run_exec(struct config *c)
 		step("cgroup", write(c->task_fds[i], "0", 1) != 1 ? failerr("join cgroup") : 0);
 		close(c->task_fds[i]);
 	}
-	// tabox applies the rlimits now.
-	step("ready", round_trip("ready", "ready-done"));
+	// The rlimits, now that the cgroup is joined: set here, or by tabox.
+	if (c->self_ready) {
+		step("rlimits", set_rlimits(c));
+		step("ready", expect("ready-done"));
+	} else {
+		step("ready", round_trip("ready", "ready-done"));
+	}
 	step("cwd", enter_cwd(c->cwd));
 	if (c->nnp)
 		step("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? failerr("prctl") : 0);
@@ -1552,8 +1601,12 @@ void tabox_cinit(int sync_fd, int forked)
 	// From here on, what the init allocates is the container's.
 	if (tasks_fds != NULL)
 		step("cgroup", join_cgroup(c.tasks));
-	// The parent applies rlimits and oom_score_adj now.
-	step("ready", round_trip("ready", "ready-done"));
+	// The rlimits and oom_score_adj, once the init no longer needs what
+	// they may limit: set here, or by tabox.
+	if (c.self_ready)
+		step("rlimits", set_rlimits(&c));
+	else
+		step("ready", round_trip("ready", "ready-done"));
 	step("cwd", enter_cwd(c.cwd));
 	if (c.nnp)
 		step("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? failerr("prctl") : 0);
@@ -1568,7 +1621,13 @@ void tabox_cinit(int sync_fd, int forked)
 	step("cwd", chdir(c.cwd) < 0 ? failerr("chdir %s", c.cwd) : 0);
 	char path[PATH_MAX];
 	step("executable", look_path(&c, path));
-	step("created", round_trip("created", "saved"));
+	// Started as it is created, on its own: tabox sends "saved" once it
+	// is ready for the process to run, without being asked, and learns
+	// from "created" that what fails from here on fails the start.
+	if (c.self_ready && fifo < 0)
+		step("created", send_msg("created") < 0 ? -1 : expect("saved"));
+	else
+		step("created", round_trip("created", "saved"));
 	// The state is saved: from now on the container outlives tabox create.
 	step("parent death signal", prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 ? failerr("prctl") : 0);
 	if (fifo < 0)
