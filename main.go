@@ -20,7 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tabox/tabox/libtabox"
-	_ "github.com/tabox/tabox/libtabox/nsenter"
+	"github.com/tabox/tabox/libtabox/nsenter"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.gitCommit=…".
@@ -33,8 +33,9 @@ func main() {
 	// A command is one short sequence of steps: a second P only buys
 	// threads, thread switches and the scheduler's checks on them (about
 	// a tenth of a run's CPU time). Blocking system calls still leave
-	// the P to other goroutines.
-	if os.Getenv("GOMAXPROCS") == "" {
+	// the P to other goroutines. The runtime has started with one P
+	// already, unless the environment was empty.
+	if !nsenter.RestoreEnv() && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
 	app := newApp()

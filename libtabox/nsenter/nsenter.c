@@ -33,7 +33,30 @@ static void fail(const char *what, long arg)
 void tabox_reap(void);
 void tabox_cinit(int sync_fd, int forked);
 
-void tabox_nsenter(void)
+extern char **environ;
+
+// tabox_env_taken is the environment entry that GOMAXPROCS=1 stands in for
+// while the Go runtime starts; Go code puts it back (RestoreEnv).
+char *tabox_env_taken;
+
+// lend_gomaxprocs has a plain tabox command's Go runtime start with one P,
+// as if GOMAXPROCS=1 were in its environment: the runtime reads it from the
+// process's first environment array, before any Go code runs. Set later
+// (runtime.GOMAXPROCS), the second P's thread has started already and the
+// change stops the world: 0.3 ms of a 6 ms tabox run. An array cannot
+// grow in place: the last entry lends its slot.
+static void lend_gomaxprocs(char **envp)
+{
+	if (envp == NULL || envp != environ || envp[0] == NULL || getenv("GOMAXPROCS") != NULL)
+		return;
+	size_t last = 0;
+	while (envp[last + 1] != NULL)
+		last++;
+	tabox_env_taken = envp[last];
+	envp[last] = (char *)"GOMAXPROCS=1";
+}
+
+void tabox_nsenter(char **envp)
 {
 	if (getenv("_TABOX_REAPER") != NULL)
 		tabox_reap();
@@ -41,6 +64,10 @@ void tabox_nsenter(void)
 	const char *setns_list = getenv("_TABOX_SETNS");
 	const char *unshare_flags = getenv("_TABOX_UNSHARE");
 	const char *sync = getenv("_TABOX_SYNCFD");
+	if (setns_list == NULL && unshare_flags == NULL && sync == NULL) {
+		lend_gomaxprocs(envp);
+		return;
+	}
 
 	if (sync != NULL)
 		sync_fd = atoi(sync);
