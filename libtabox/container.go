@@ -437,8 +437,6 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 		return err
 	}
 	ready()
-	// A judge's wall clock starts here, when the process is released.
-	startedAt, mono := time.Now(), monotonicNow()
 	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
 		// An init that failed has said why before it exited.
 		if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
@@ -474,6 +472,11 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 		return &StartError{Err: fmt.Errorf("container init: %w", err)}
 	}
 	p.sync.close()
+	// A judge's clock starts when the init executes the process.
+	startedAt, mono := time.Now(), monotonicNow()
+	if m.Mono > 0 && m.Mono <= mono {
+		startedAt, mono = startedAt.Add(-time.Duration(mono-m.Mono)), m.Mono
+	}
 	s := c.state
 	s.Started, s.StartedAt, s.StartedMono, s.InitCPU = true, startedAt, mono, m.CPU
 	return dir.save(s)

@@ -460,6 +460,11 @@ func decodeSyncMsg(d *jsonfast.Decoder, v *syncMsg) {
 			if !d.Null() {
 				v.CPU = int64(d.Int(64))
 			}
+		case "mono":
+			d.Once(&seen, 5)
+			if !d.Null() {
+				v.Mono = int64(d.Int(64))
+			}
 		default:
 			d.Fail()
 		}
@@ -499,6 +504,12 @@ func encodeSyncMsg(e *jsonfast.Encoder, v *syncMsg) {
 		c = ','
 		e.B = append(e.B, "\"cpu\":"...)
 		e.Int(int64(v.CPU))
+	}
+	if v.Mono != 0 {
+		e.Byte(c)
+		c = ','
+		e.B = append(e.B, "\"mono\":"...)
+		e.Int(int64(v.Mono))
 	}
 	if c == '{' {
 		e.Byte('{')

@@ -145,7 +145,7 @@ func TestSyncMsgCodec(t *testing.T) {
 	msgs := []syncMsg{
 		{Type: msgHooks, State: json.RawMessage(`{ "id" : "c<1>&", "pid": 5, "x": "\u2028" }`)},
 		{Type: msgError, Error: &InitError{Step: "mounts", Message: "mount \"/a<b>\": \xff EPERM\n"}},
-		{Type: msgExec, CPU: 1234567},
+		{Type: msgExec, CPU: 1234567, Mono: 987654321},
 		{Type: msgPid, Pid: 42},
 		{Type: msgReady},
 	}

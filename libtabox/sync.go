@@ -52,7 +52,7 @@ import (
 //	  ...
 //	  msgSaved                ──────▶
 //	                                       clear the parent-death signal
-//	                          ◀──────    msgExec (the init's CPU time)
+//	                          ◀──────    msgExec (its CPU time, the time)
 //	                          ◀──────    EOF (the exec closed the socket)
 //
 // A C init that sets its rlimits itself (see selfReady) sends no msgReady,
@@ -115,6 +115,9 @@ type syncMsg struct {
 	Pid int `json:"pid,omitempty"`
 	// CPU is set for msgExec: the CPU time (ns) the init used.
 	CPU int64 `json:"cpu,omitempty"`
+	// Mono is set for msgExec: when the init executes the process
+	// (CLOCK_MONOTONIC, ns).
+	Mono int64 `json:"mono,omitempty"`
 }
 
 // InitError is an error that happened in the container's init, naming the

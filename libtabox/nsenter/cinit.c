@@ -44,6 +44,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CINIT_MAGIC 0x74626331u // "tbc1"
@@ -1490,21 +1491,28 @@ static long long init_cpu_ns(struct config *c, int cpu)
 
 // exec_now executes the process right after "saved", for a container
 // that tabox run starts as it creates it: what would go to start through
-// the exec fifo goes on the sync socket, which the exec closes.
+// the exec fifo goes on the sync socket, which the exec closes, with the
+// time of the release (a judge's clock starts there: tabox may have sent
+// "saved" before the init was set up). They are sent before the filter is
+// loaded, which may deny write(2); an error after it goes the same way, if
+// the filter lets it.
 static void __attribute__((noreturn)) exec_now(struct config *c, const char *path, int cpu)
 {
 	step("exec", fcntl(cfd, F_SETFD, FD_CLOEXEC) < 0 ? failerr("sync socket") : 0);
+	long long ns = cpu >= 0 ? init_cpu_ns(c, cpu) : 0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	char msg[128];
+	int n = snprintf(msg, sizeof(msg), "{\"type\":\"exec\",\"cpu\":%lld,\"mono\":%lld}\n", ns,
+			 (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+	step("exec", write(cfd, msg, (size_t)n) != n ? failerr("send exec to tabox") : 0);
 	if (c->bpf_len > 0 && c->nnp)
 		step("seccomp", load_seccomp(c));
-	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "{\"type\":\"exec\",\"cpu\":%lld}\n", cpu >= 0 ? init_cpu_ns(c, cpu) : 0);
-	step("exec", write(cfd, msg, (size_t)n) != n ? failerr("send exec to tabox") : 0);
 	execve(path, c->args, c->env);
 	int err = errno;
 	step("exec", fail("%s", errstr(err)));
 	_exit(255);
 }
-
 
 // run_exec is the process of tabox exec: the constructor has joined the
 // container's namespaces; it joins the cgroup, takes the process's
