@@ -129,6 +129,14 @@ func bundleOf(s *specs.Spec) string {
 	return ""
 }
 
+// withMappedRoot gives the container a user namespace of its own, whose
+// root is uid and gid 100000 on the host.
+func withMappedRoot(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
 // withArgs is a mutator setting process.args.
 func withArgs(args ...string) func(*specs.Spec) {
 	return func(s *specs.Spec) { s.Process.Args = args }

@@ -72,9 +72,7 @@ func TestUserNSCgroup(t *testing.T) {
 	const pidsLimit, memLimit = 37, 48 << 20
 	bundle := newBundle(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"testinit", "cat", "/proc/self/cgroup", "--", "sleep", "120"}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		withMappedRoot(s)
 		limit, pids := int64(memLimit), int64(pidsLimit)
 		if s.Linux.Resources == nil {
 			s.Linux.Resources = &specs.LinuxResources{}
@@ -82,11 +80,7 @@ func TestUserNSCgroup(t *testing.T) {
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 	})
-	for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openUpBundle(t, bundle)
 	id, create := createContainer(t, bundle)
 	pid := state(t, id).Pid
 	// The init is in the cgroup from create on, with the limits (the Go

@@ -179,15 +179,9 @@ func TestExecUserNamespace(t *testing.T) {
 	t.Parallel()
 	bundle := newBundle(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"testinit", "sleep", "120"}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		withMappedRoot(s)
 	})
-	for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openUpBundle(t, bundle)
 	id, _ := createContainer(t, bundle)
 	mustTabox(t, "start", id)
 	out := mustTabox(t, "exec", id, "testinit", "cat", "/proc/self/uid_map", "--", "id")

@@ -157,17 +157,11 @@ func TestUserNamespace(t *testing.T) {
 	}
 	bundle := newBundle(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"testinit", "cat", "/proc/self/uid_map", "--", "cat", "/proc/self/gid_map", "--", "id", "--", "sleep", "120"}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		withMappedRoot(s)
 	})
 	// Root inside is uid 100000 on the host, and must be able to reach
-	// the rootfs: open up the test's private directories (0700).
-	for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// the rootfs.
+	openUpBundle(t, bundle)
 	id, create := createContainer(t, bundle)
 	mustTabox(t, "start", id)
 	st := state(t, id)

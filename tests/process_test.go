@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,17 +137,10 @@ func TestRlimitAboveHard(t *testing.T) {
 			bundle := newBundle(t, func(s *specs.Spec) {
 				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: cur.Cur, Hard: cur.Max + 1}}
 				if userns {
-					s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-					s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-					s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+					withMappedRoot(s)
 				}
 			})
-			// The mapped root reaches the rootfs.
-			for d := bundle; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-				if err := os.Chmod(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
+			openUpBundle(t, bundle)
 			id := newID(t)
 			_, stderr, code := tabox(t, "run", "--bundle", bundle, id)
 			assertOneLineError(t, stderr, code, "CAP_SYS_RESOURCE")
