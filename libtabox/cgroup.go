@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
@@ -71,6 +74,31 @@ func ownCgroups() (map[string]string, error) {
 var v1Controllers = []string{"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio",
 	"hugetlb", "net_cls", "net_prio", "perf_event", "freezer", "rdma", "name=systemd", "misc"}
 
+// cgroupMounts are the process's cgroup mounts, read once: create needs
+// them for the cgroup's paths and for the C init's cgroup mount. (The
+// cgroup library reads them with package os, through the runtime's poller.)
+var cgroupMounts = sync.OnceValues(func() ([]*mountinfo.Info, error) {
+	mounts, err := getMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return mounts, nil
+})
+
+// v1Mount finds the v1 hierarchy of subsystem among mounts, as the cgroup
+// library's FindCgroupMountpointAndRoot does: its mount point and the
+// root of the mount in the hierarchy.
+func v1Mount(mounts []*mountinfo.Info, subsystem string) (mnt, root string, ok bool) {
+	for _, m := range mounts {
+		if m.FSType == "cgroup" && slices.Contains(strings.Split(m.VFSOptions, ","), subsystem) {
+			return m.Mountpoint, m.Root, true
+		}
+	}
+	return "", "", false
+}
+
 // v1RelativePaths works out the directories of a v1 cgroup whose path is
 // relative to tabox's own cgroup, as the cgroup library does, but with one
 // read of /proc/self/cgroup: the library reads it once per controller,
@@ -82,6 +110,10 @@ func v1RelativePaths(path string) (map[string]string, error) {
 	}
 	inner := filepath.Clean("/" + path)[1:]
 	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, err
 	}
@@ -98,12 +130,12 @@ func v1RelativePaths(path string) (map[string]string, error) {
 			}
 			continue
 		}
-		mnt, root, err := cgroups.FindCgroupMountpointAndRoot("", name)
-		if err != nil {
-			if cgroups.IsNotFound(err) && name != "devices" {
+		mnt, root, ok := v1Mount(mounts, name)
+		if !ok {
+			if name != "devices" {
 				continue
 			}
-			return nil, err
+			return nil, errors.New("no devices cgroup mount")
 		}
 		rel, err := filepath.Rel(root, cg)
 		if err != nil {
@@ -251,7 +283,7 @@ func newParents(paths map[string]string) []string {
 	for _, p := range paths {
 		for dir := filepath.Dir(p); dir != "/" && dir != "." && !seen[dir]; dir = filepath.Dir(dir) {
 			seen[dir] = true
-			if _, err := os.Stat(dir); err == nil {
+			if unix.Access(dir, unix.F_OK) == nil {
 				break
 			}
 			out = append(out, dir)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/cgroups"
 	"github.com/tabox/tabox/libtabox/capability"
 	"golang.org/x/sys/unix"
@@ -309,14 +308,15 @@ func encodeCgroupMount(e *cinitEnc, has bool, paths map[string]string) error {
 		e.u32(0)
 		return nil
 	}
-	hier, err := getMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
-	})
+	mounts, err := cgroupMounts()
 	if err != nil {
-		return fmt.Errorf("read mountinfo: %w", err)
+		return err
 	}
 	var binds [][2]string
-	for _, h := range hier {
+	for _, h := range mounts {
+		if filepath.Dir(h.Mountpoint) != "/sys/fs/cgroup" {
+			continue
+		}
 		if p := paths[cgroupKey(h)]; p != "" {
 			binds = append(binds, [2]string{filepath.Base(h.Mountpoint), p})
 		}
