@@ -387,7 +387,7 @@ func Test04MountRace(t *testing.T) {
 	rootfs := filepath.Join(b, "rootfs")
 	dir, link := filepath.Join(rootfs, "a"), filepath.Join(rootfs, "a.swap")
 	os.Mkdir(dir, 0o755)
-	stopRace := startRace(func(stop <-chan struct{}) (swaps int) {
+	race := func(stop <-chan struct{}) (swaps int) {
 		for i := 0; ; i++ {
 			target := host
 			if i%2 == 1 {
@@ -410,42 +410,29 @@ func Test04MountRace(t *testing.T) {
 				unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE)
 			}
 		}
-	})
-	defer stopRace()
-	const iterations = 100
-	deadline := time.Now().Add(45 * time.Second)
-	created, refused, n := 0, 0, 0
-	for n = 0; n < iterations && time.Now().Before(deadline); n++ {
-		id, r := h.create(b)
-		if r.code != 0 {
-			refused++
-		} else {
-			created++
-			pid := h.state(id).Pid
-			mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
-			for _, src := range []string{"race-1", "race-2", "race-3"} {
-				if mp, ok := mountOf(prefixLines(string(mi), "mnt: "), src); !ok {
-					t.Errorf("ATTACK WORKED (create %d): the %s mount is not in the container: it landed outside the rootfs", n, src)
-				} else if n == 0 {
-					t.Logf("%s at %s", src, mp)
-				}
+	}
+	inside := func(n, pid int) {
+		mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+		for _, src := range []string{"race-1", "race-2", "race-3"} {
+			if mp, ok := mountOf(prefixLines(string(mi), "mnt: "), src); !ok {
+				t.Errorf("ATTACK WORKED (create %d): the %s mount is not in the container: it landed outside the rootfs", n, src)
+			} else if n == 0 {
+				t.Logf("%s at %s", src, mp)
 			}
-			h.deleteForce(id, b)
 		}
+	}
+	hostIntact := func(n int) bool {
 		if d := diffTrees(h.snap.watched[host], treeOf(host)); len(d) > 0 {
 			t.Errorf("ATTACK WORKED (create %d): the host directory changed: %v", n, d)
-			break
+			return false
 		}
 		if d := diffCounts(h.snap.mounts, hostMounts()); len(d) > 0 {
 			t.Errorf("ATTACK WORKED (create %d): host mount table changed: %v", n, d)
-			break
+			return false
 		}
+		return true
 	}
-	swaps := stopRace()
-	t.Logf("%d creates under the race (%d swaps): %d created, %d refused", n, swaps, created, refused)
-	if swaps == 0 {
-		t.Errorf("the race never swapped the directory: the attack was not set up")
-	}
+	createUnderRace(t, h, b, race, inside, hostIntact)
 }
 
 // Test15RemountRace (CVE-2021-30465 class): a racing process exchanges
@@ -482,7 +469,7 @@ func Test15RemountRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stopRace := startRace(func(stop <-chan struct{}) (swaps int) {
+	race := func(stop <-chan struct{}) (swaps int) {
 		for {
 			select {
 			case <-stop:
@@ -493,19 +480,8 @@ func Test15RemountRace(t *testing.T) {
 				swaps++
 			}
 		}
-	})
-	defer stopRace()
-	const iterations = 100
-	deadline := time.Now().Add(45 * time.Second)
-	created, refused, n := 0, 0, 0
-	for n = 0; n < iterations && time.Now().Before(deadline); n++ {
-		id, r := h.create(b)
-		if r.code != 0 {
-			refused++
-			continue
-		}
-		created++
-		pid := h.state(id).Pid
+	}
+	inside := func(n, pid int) {
 		mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
 		for _, l := range strings.Split(string(mi), "\n") {
 			pre, post, _ := strings.Cut(l, " - ")
@@ -517,16 +493,44 @@ func Test15RemountRace(t *testing.T) {
 				t.Errorf("ATTACK WORKED (create %d): the host directory is bound writable at %s: %s", n, f[4], l)
 			}
 		}
-		h.deleteForce(id, b)
+	}
+	if createUnderRace(t, h, b, race, inside, nil) == 0 {
+		t.Errorf("no create succeeded under the race: nothing was checked")
+	}
+}
+
+// createUnderRace creates from bundle b up to 100 times (for 45 s at
+// most) while race runs, and returns how many creates succeeded. inside
+// checks each container created, by its init's pid, before it is deleted;
+// after, if set, runs after each create and ends the loop by returning
+// false. A race that never swapped anything fails the test: the attack
+// was not set up.
+func createUnderRace(t *testing.T, h *harness, b string, race func(stop <-chan struct{}) int, inside func(n, pid int), after func(n int) bool) int {
+	t.Helper()
+	stopRace := startRace(race)
+	defer stopRace()
+	const iterations = 100
+	deadline := time.Now().Add(45 * time.Second)
+	created, refused, n := 0, 0, 0
+	for n = 0; n < iterations && time.Now().Before(deadline); n++ {
+		id, r := h.create(b)
+		if r.code != 0 {
+			refused++
+		} else {
+			created++
+			inside(n, h.state(id).Pid)
+			h.deleteForce(id, b)
+		}
+		if after != nil && !after(n) {
+			break
+		}
 	}
 	swaps := stopRace()
 	t.Logf("%d creates under the race (%d swaps): %d created, %d refused", n, swaps, created, refused)
 	if swaps == 0 {
-		t.Errorf("the race never swapped the directories: the attack was not set up")
+		t.Errorf("the race never swapped: the attack was not set up")
 	}
-	if created == 0 {
-		t.Errorf("no create succeeded under the race: nothing was checked")
-	}
+	return created
 }
 
 // startRace runs race in a goroutine until stopped. The returned function
