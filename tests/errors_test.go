@@ -135,12 +135,18 @@ var rootWords = []string{"root.path", "root path", "root must", "root is", "miss
 // one line, exit non-zero and leave nothing behind.
 func TestExecFails(t *testing.T) {
 	t.Parallel()
-	bundle := newBundle(t, withArgs("/bin/not-a-program"))
-	if err := os.WriteFile(filepath.Join(bundle, "rootfs/bin/not-a-program"), []byte("neither ELF nor script\n"), 0o755); err != nil {
-		t.Fatal(err)
+	// A bundle each: the harness tells containers' processes apart by
+	// their bundle.
+	bundle := func(t *testing.T) string {
+		b := newBundle(t, withArgs("/bin/not-a-program"))
+		if err := os.WriteFile(filepath.Join(b, "rootfs/bin/not-a-program"), []byte("neither ELF nor script\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
 	t.Run("run", func(t *testing.T) {
 		t.Parallel()
+		bundle := bundle(t)
 		id := newID(t)
 		_, stderr, code := tabox(t, "run", "--bundle", bundle, id)
 		assertOneLineError(t, stderr, code, "exec format error")
@@ -148,6 +154,7 @@ func TestExecFails(t *testing.T) {
 	})
 	t.Run("start", func(t *testing.T) {
 		t.Parallel()
+		bundle := bundle(t)
 		id := newID(t)
 		if _, stderr, code := tabox(t, "create", "--bundle", bundle, id); code != 0 {
 			t.Fatalf("create: exit %d: %s", code, stderr)
