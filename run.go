@@ -55,8 +55,24 @@ var runCommand = &cli.Command{
 				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 			}
 		}
+		// Before the process is released: the terminal joined to tabox's
+		// stdio, and, with judge limits or a report to write, a monitor
+		// that watches the container from the start (with --detach, start
+		// leaves one).
 		var mon *libtabox.Monitor
-		newMonitor := func(ctr *libtabox.Container) error {
+		detachConsole := func() {}
+		beforeStart := func(ctr *libtabox.Container) error {
+			if fc != nil && (ctr.Config().Process == nil || !ctr.Config().Process.Terminal) {
+				fc.ours.Close()
+				fc.theirs.Close()
+				fc = nil
+			}
+			if fc != nil {
+				var err error
+				if detachConsole, err = fc.attach(); err != nil {
+					return err
+				}
+			}
 			limits := ctr.Config().Limits
 			if c.Bool("detach") || (limits == (libtabox.Limits{}) && c.String("report") == "" && c.String("meta") == "") {
 				return nil
@@ -66,43 +82,13 @@ var runCommand = &cli.Command{
 			return err
 		}
 		start := libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}
-		ctr, err := createContainerConsole(c, id, console, notify, &start, newMonitor)
+		ctr, err := createContainerConsole(c, id, console, notify, &start, beforeStart)
+		defer detachConsole()
 		if mon != nil {
 			defer mon.Close()
 		}
 		if err != nil {
 			return err
-		}
-		started := !ctr.Started().Wall.IsZero()
-		if fc != nil && (ctr.Config().Process == nil || !ctr.Config().Process.Terminal) {
-			fc.ours.Close()
-			fc.theirs.Close()
-			fc = nil
-		}
-		if fc != nil {
-			wait, err := fc.attach()
-			if err != nil {
-				libtabox.Delete(root, id, true, log.Warnf)
-				return err
-			}
-			defer wait()
-		}
-		// With judge limits or a report to write, a monitor watches the
-		// container from before start; with --detach, start leaves one.
-		// Create has started the container when it could (see
-		// CreateOpts.Start).
-		if !started {
-			if err := newMonitor(ctr); err != nil {
-				libtabox.Delete(root, id, true, log.Warnf)
-				return err
-			}
-			if mon != nil {
-				defer mon.Close()
-			}
-			if err := libtabox.Start(root, id, start); err != nil {
-				libtabox.Delete(root, id, true, log.Warnf)
-				return fmt.Errorf("start container %q: %w", id, err)
-			}
 		}
 		if err := writePidFile(c.String("pid-file"), ctr.Pid()); err != nil {
 			return err
@@ -164,11 +150,7 @@ func waitOrMonitor(c *cli.Context, ctr *libtabox.Container, mon *libtabox.Monito
 	if mon == nil {
 		return ctr.Wait()
 	}
-	st, err := libtabox.Load(c.String("root"), ctr.ID())
-	if err != nil {
-		return -1, err
-	}
-	r, err := mon.Run(st.Started())
+	r, err := mon.Run(ctr.Started())
 	if err != nil {
 		return -1, err
 	}

@@ -150,22 +150,20 @@ func runSandbox(c *cli.Context) error {
 		return err
 	}
 	defer closeAll()
-	// Create starts the program too when it can (see CreateOpts.Start),
-	// with the monitor made just before.
+	// The monitor is made before the program is released.
 	var mon *libtabox.Monitor
 	newMonitor := func(ctr *libtabox.Container) (err error) {
 		mon, err = ctr.NewMonitor(o.Limits)
 		return err
 	}
-	start := libtabox.StartOpts{Warnf: log.Warnf, Watched: true}
-	ctr, err := libtabox.Create(root, o.ID, cfg, libtabox.CreateOpts{
+	ctr, err := libtabox.Run(root, o.ID, cfg, libtabox.CreateOpts{
 		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2], Debugf: log.Debugf,
-		Start: &start, BeforeStart: newMonitor,
-	})
+		BeforeStart: newMonitor,
+	}, libtabox.StartOpts{Warnf: log.Warnf, Watched: true})
+	if mon != nil {
+		defer mon.Close()
+	}
 	if err != nil {
-		if mon != nil {
-			mon.Close()
-		}
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	defer func() {
@@ -174,24 +172,7 @@ func runSandbox(c *cli.Context) error {
 		// end waits for it.
 		ctr.Wait()
 	}()
-	started := ctr.Started()
-	if started.Wall.IsZero() {
-		if err := newMonitor(ctr); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-	}
-	defer mon.Close()
-	if started.Wall.IsZero() {
-		if err := libtabox.Start(root, o.ID, start); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		st, err := libtabox.Load(root, o.ID)
-		if err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		started = st.Started()
-	}
-	r, err := mon.Run(started)
+	r, err := mon.Run(ctr.Started())
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}

@@ -88,6 +88,9 @@ func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
 	return createContainerConsole(c, id, nil, nil, nil, nil)
 }
 
+// createContainerConsole creates the container, with console as the
+// terminal's socket if it has a terminal; with start it starts it too
+// (libtabox.Run), beforeStart running before the process is released.
 func createContainerConsole(c *cli.Context, id string, console *os.File, whileInit func(), start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
@@ -105,7 +108,7 @@ func createContainerConsole(c *cli.Context, id string, console *os.File, whileIn
 	if console != nil && (cfg.Process == nil || !cfg.Process.Terminal) {
 		console = nil
 	}
-	ctr, err := libtabox.Create(c.String("root"), id, cfg, libtabox.CreateOpts{
+	opts := libtabox.CreateOpts{
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,
@@ -115,9 +118,14 @@ func createContainerConsole(c *cli.Context, id string, console *os.File, whileIn
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		Debugf:        log.Debugf,
 		WhileInit:     whileInit,
-		Start:         start,
 		BeforeStart:   beforeStart,
-	})
+	}
+	var ctr *libtabox.Container
+	if start != nil {
+		ctr, err = libtabox.Run(c.String("root"), id, cfg, opts, *start)
+	} else {
+		ctr, err = libtabox.Create(c.String("root"), id, cfg, opts)
+	}
 	if err != nil {
 		if errors.Is(err, libtabox.ErrExist) || errors.Is(err, libtabox.ErrInvalidID) {
 			return nil, err

@@ -482,6 +482,44 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 	return dir.save(s)
 }
 
+// Run creates the container and starts it, as tabox run and tabox sandbox
+// do: in one go when Create can (see CreateOpts.Start), otherwise with
+// Start once created. opts.BeforeStart runs before the process is
+// released either way. A container that could not be started is deleted;
+// the error of its start is a *StartError.
+func Run(root, id string, cfg *Config, opts CreateOpts, start StartOpts) (*Container, error) {
+	if start.Warnf == nil {
+		start.Warnf = func(string, ...any) {}
+	}
+	opts.Start = &start
+	c, err := Create(root, id, cfg, opts)
+	if err != nil || c.state.Started {
+		return c, err
+	}
+	// Deleted and reaped, as a failed create's init is.
+	undo := func() {
+		Delete(root, id, true, start.Warnf)
+		c.Wait()
+	}
+	if opts.BeforeStart != nil {
+		if err := opts.BeforeStart(c); err != nil {
+			undo()
+			return nil, err
+		}
+	}
+	if err := Start(root, id, start); err != nil {
+		undo()
+		return nil, &StartError{Err: err}
+	}
+	// Start saved the times of the start.
+	l, err := Load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	c.state = l.state
+	return c, nil
+}
+
 // StartError is an error of the start that Create made (CreateOpts.Start).
 type StartError struct{ Err error }
 

@@ -37,12 +37,12 @@ type CreateOpts struct {
 	// released when Create starts it: work of the caller's that is then
 	// off the create's critical path (see background).
 	WhileInit func()
-	// Start, if set, makes Create start the container too (tabox run), as
-	// Start(root, id, *Start) would once Create returned. When the C init
+	// Start, if set, makes Create start the container too, as Start(root,
+	// id, *Start) would once Create returned, when it can: when the C init
 	// sets the container up and there is no prestart hook or detached
-	// monitor to run at start, there is no exec fifo: the init executes the
-	// process right after the state is saved, and Create returns once it
-	// has. Otherwise (see Container.Started) the caller calls Start.
+	// monitor to run at start. There is then no exec fifo: the init
+	// executes the process right after the state is saved, and Create
+	// returns once it has. Run sets it, and starts the container otherwise.
 	Start *StartOpts
 	// BeforeStart, with Start, runs once the container is created and just
 	// before its process is released (a Monitor to make).
