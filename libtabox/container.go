@@ -264,8 +264,7 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			}
 		}
 		if err := sendCgroupFiles(p, ic); err != nil {
-			// An init that failed says why before it exits.
-			if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+			if rerr := p.sync.reportedError(); rerr != nil {
 				return nil, fmt.Errorf("container init: %w", rerr)
 			}
 			return nil, fmt.Errorf("send config to container init: %w", err)
@@ -438,8 +437,7 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 	}
 	ready()
 	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
-		// An init that failed has said why before it exited.
-		if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+		if rerr := p.sync.reportedError(); rerr != nil {
 			return fmt.Errorf("container init: %w", rerr)
 		}
 		return err

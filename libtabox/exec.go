@@ -183,8 +183,7 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	}
 	wait()
 	if err := p.sync.send(syncMsg{Type: msgReadyDone}); err != nil {
-		// A process that failed has said why before it exited.
-		if _, rerr := p.sync.recv(); rerr != nil && rerr != io.EOF {
+		if rerr := p.sync.reportedError(); rerr != nil {
 			return nil, execError(rerr)
 		}
 		return nil, err

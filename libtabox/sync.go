@@ -342,6 +342,16 @@ func (p *syncPipe) readLine() ([]byte, error) {
 	}
 }
 
+// reportedError is what the other end said before it went away, for a
+// send that failed: an init that fails says why before it exits. nil when
+// it said nothing.
+func (p *syncPipe) reportedError() error {
+	if _, err := p.recv(); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
 // expect reads the next message and checks its type.
 func (p *syncPipe) expect(want syncType) (syncMsg, error) {
 	m, err := p.recv()
