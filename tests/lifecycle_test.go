@@ -269,6 +269,41 @@ func TestStdio(t *testing.T) {
 	}
 }
 
+// TestSignalAtStart: tabox catches the signals it forwards before the
+// process runs. The process's first act is to send SIGTERM to its parent,
+// tabox (there is no PID namespace, so the parent is visible): it must
+// come back to the process, whose trap exits 7, rather than stop tabox.
+func TestSignalAtStart(t *testing.T) {
+	t.Parallel()
+	script := `trap 'echo got-term; exit 7' TERM; kill -TERM $PPID; sleep 20 & wait`
+	noPidNS := func(args ...string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			removeNamespace(s, specs.PIDNamespace)
+			s.Process.Args = args
+		}
+	}
+	check := func(t *testing.T, p *proc) {
+		stdout, stderr, code := p.wait()
+		if code != 7 || !strings.Contains(stdout, "got-term") {
+			t.Errorf("process signalling tabox at once: exit %d, stdout %q, stderr %q; want 7 and got-term", code, stdout, stderr)
+		}
+	}
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		bundle := newBundle(t, noPidNS("sh", "-c", script))
+		id := newID(t)
+		check(t, startTabox(t, cmdOpts{}, "run", "--bundle", bundle, id))
+		assertNoLeftovers(t, rootDir(t), id)
+	})
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		id := newID(t)
+		mustTabox(t, "run", "--detach", "--bundle", newBundle(t, noPidNS("testinit", "sleep", "120")), id)
+		defer deleteContainer(t, id, true)
+		check(t, startTabox(t, cmdOpts{}, "exec", id, "sh", "-c", script))
+	})
+}
+
 // TestSignalsForwarded: a signal sent to tabox run, or to tabox exec,
 // reaches the container's process, which goes on; it does not stop tabox.
 func TestSignalsForwarded(t *testing.T) {
