@@ -123,6 +123,16 @@ hyper() {
 row() { printf 'row\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 ilist() { seq -s, 1 "$1"; }
 
+# rounds N RT,RT,...: N rounds of the runtimes for hyperfine's -L rt, each
+# round in a random order. In a fixed order each runtime always follows
+# the same other one, and pays for what that one leaves the kernel to
+# finish: a command run right after a tabox run here takes 0.1-0.2 ms
+# longer than one right after crun's.
+rounds() {
+	local n=$1 i
+	for i in $(seq "$n"); do tr , '\n' <<<"$2" | shuf; done | paste -sd,
+}
+
 # helper_rm ID RT: deletes the container if it exists.
 helper_rm() {
 	local id=$1 rt=$2
@@ -312,8 +322,11 @@ inner() {
 	# a grace period), or, in the "warm" rows, right after a move (WARM).
 	local COLD=(--prepare "sleep 0.03") WARM=(--prepare "$TOOL prime")
 
-	# 1: run, four configs; the floor (7) interleaved with 1a.
+	# 1: run, four configs; the floor (7) interleaved with 1a, in a fixed
+	# order (a command line of its own). run deletes its container, whose
+	# name is then free for the runtime's next run.
 	local floor="unshare --pid --fork --mount --uts --ipc --net chroot $R /bin/true"
+	local RT="$T/bin/{rt} --root $T/state/{rt}"
 	for v in "run_default def cold 1a run /bin/true, default namespaces" \
 		"run_userns userns cold 1b run, + user namespace" \
 		"run_limits limits cold 1c run, + memory and pids limits" \
@@ -324,34 +337,39 @@ inner() {
 		row "$key" ms "$label"
 		local cmds=() prep=("${COLD[@]}")
 		[ "$lock" = warm ] && prep=("${WARM[@]}")
-		for rt in "${RTS[@]}"; do
-			cmds+=("$(rt_cmd "$rt") run --bundle $T/b/$name $P-$name-$rt-{i}")
-		done
 		if [ "$key" = run_default ]; then
+			for rt in "${RTS[@]}"; do
+				cmds+=("$(rt_cmd "$rt") run --bundle $T/b/$name $P-$name-$rt-{i}")
+			done
 			hyper "$key" tabox,crun,runc,floor "${prep[@]}" -P i 1 "$RUNS" "${cmds[@]}" "$floor"
 		else
-			hyper "$key" tabox,crun,runc "${prep[@]}" -P i 1 "$RUNS" "${cmds[@]}"
+			hyper "$key" "" "${prep[@]}" -L rt "$(rounds "$RUNS" tabox,crun,runc)" \
+				"$RT run --bundle $T/b/$name $P-$name-{rt}"
 		fi
 	done
 
 	# 2: the lifecycle's phases, each on its own; what is not measured is
-	# done in hyperfine's --prepare and --cleanup.
-	local RT="$T/bin/{rt} --root $T/state/{rt}"
+	# done in hyperfine's --prepare and --cleanup (which deletes each
+	# container, so that its name is free for the next round).
 	log "2 create, start, delete ($PHASE_RUNS runs each)"
+	local phase_rts
 	row create ms "2a create"
-	hyper create "" -L rt tabox,crun,runc -L i "$(ilist "$PHASE_RUNS")" "${COLD[@]}" \
-		--cleanup "bash $SELF __helper rm $P-create-{rt}-{i} {rt}" \
-		"$RT create --bundle $T/b/def $P-create-{rt}-{i}"
+	phase_rts=$(rounds "$PHASE_RUNS" tabox,crun,runc)
+	hyper create "" -L rt "$phase_rts" "${COLD[@]}" \
+		--cleanup "bash $SELF __helper rm $P-create-{rt} {rt}" \
+		"$RT create --bundle $T/b/def $P-create-{rt}"
 	row start ms "2b start"
-	hyper start "" -L rt tabox,crun,runc -L i "$(ilist "$PHASE_RUNS")" \
-		--prepare "bash $SELF __helper mk created $P-start-{rt}-{i} {rt}" \
-		--cleanup "bash $SELF __helper rm $P-start-{rt}-{i} {rt}" \
-		"$RT start $P-start-{rt}-{i}"
+	phase_rts=$(rounds "$PHASE_RUNS" tabox,crun,runc)
+	hyper start "" -L rt "$phase_rts" \
+		--prepare "bash $SELF __helper mk created $P-start-{rt} {rt}" \
+		--cleanup "bash $SELF __helper rm $P-start-{rt} {rt}" \
+		"$RT start $P-start-{rt}"
 	row delete ms "2c delete (stopped container)"
-	hyper delete "" -L rt tabox,crun,runc -L i "$(ilist "$PHASE_RUNS")" \
-		--prepare "bash $SELF __helper mk stopped $P-delete-{rt}-{i} {rt}" \
-		--cleanup "bash $SELF __helper rm $P-delete-{rt}-{i} {rt}" \
-		"$RT delete $P-delete-{rt}-{i}"
+	phase_rts=$(rounds "$PHASE_RUNS" tabox,crun,runc)
+	hyper delete "" -L rt "$phase_rts" \
+		--prepare "bash $SELF __helper mk stopped $P-delete-{rt} {rt}" \
+		--cleanup "bash $SELF __helper rm $P-delete-{rt} {rt}" \
+		"$RT delete $P-delete-{rt}"
 
 	# 3: exec into a running container.
 	log "3 exec ($EXEC_RUNS runs each)"
@@ -365,15 +383,14 @@ inner() {
 		exec_rts+=("$rt")
 		helper_mk running "$P-exec-$rt" "$rt" "$T/b/sleep"
 	done
-	hyper exec "" -L rt "$(
+	local exec_list
+	exec_list=$(
 		IFS=,
 		echo "${exec_rts[*]}"
-	)" -L i "$(ilist "$EXEC_RUNS")" "${COLD[@]}" "$RT exec $P-exec-{rt} /bin/true"
+	)
+	hyper exec "" -L rt "$(rounds "$EXEC_RUNS" "$exec_list")" "${COLD[@]}" "$RT exec $P-exec-{rt} /bin/true"
 	row exec_warm ms "3b exec, cgroup lock warm"
-	hyper exec_warm "" -L rt "$(
-		IFS=,
-		echo "${exec_rts[*]}"
-	)" -L i "$(ilist "$EXEC_RUNS")" "${WARM[@]}" "$RT exec $P-exec-{rt} /bin/true"
+	hyper exec_warm "" -L rt "$(rounds "$EXEC_RUNS" "$exec_list")" "${WARM[@]}" "$RT exec $P-exec-{rt} /bin/true"
 	for rt in "${exec_rts[@]}"; do helper_rm "$P-exec-$rt" "$rt"; done
 
 	# 4: many containers, one after another and all at once.
