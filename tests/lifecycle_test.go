@@ -276,31 +276,12 @@ func TestStdio(t *testing.T) {
 func TestSignalAtStart(t *testing.T) {
 	t.Parallel()
 	script := `trap 'echo got-term; exit 7' TERM; kill -TERM $PPID; sleep 20 & wait`
-	noPidNS := func(args ...string) func(*specs.Spec) {
-		return func(s *specs.Spec) {
-			removeNamespace(s, specs.PIDNamespace)
-			s.Process.Args = args
-		}
-	}
-	check := func(t *testing.T, p *proc) {
+	noPidNS := func(s *specs.Spec) { removeNamespace(s, specs.PIDNamespace) }
+	runAndExec(t, noPidNS, []string{"sh", "-c", script}, func(t *testing.T, p *proc) {
 		stdout, stderr, code := p.wait()
 		if code != 7 || !strings.Contains(stdout, "got-term") {
 			t.Errorf("process signalling tabox at once: exit %d, stdout %q, stderr %q; want 7 and got-term", code, stdout, stderr)
 		}
-	}
-	t.Run("run", func(t *testing.T) {
-		t.Parallel()
-		bundle := newBundle(t, noPidNS("sh", "-c", script))
-		id := newID(t)
-		check(t, startTabox(t, cmdOpts{}, "run", "--bundle", bundle, id))
-		assertNoLeftovers(t, rootDir(t), id)
-	})
-	t.Run("exec", func(t *testing.T) {
-		t.Parallel()
-		id := newID(t)
-		mustTabox(t, "run", "--detach", "--bundle", newBundle(t, noPidNS("testinit", "sleep", "120")), id)
-		defer deleteContainer(t, id, true)
-		check(t, startTabox(t, cmdOpts{}, "exec", id, "sh", "-c", script))
 	})
 }
 
@@ -309,7 +290,7 @@ func TestSignalAtStart(t *testing.T) {
 func TestSignalsForwarded(t *testing.T) {
 	t.Parallel()
 	args := testinitArgs([]string{"pause"}, []string{"echo", "resumed"})
-	check := func(t *testing.T, p *proc) {
+	runAndExec(t, nil, args, func(t *testing.T, p *proc) {
 		poll(t, "the process to print paused", func() bool {
 			out, _ := p.output()
 			return strings.Contains(out, "paused")
@@ -319,10 +300,26 @@ func TestSignalsForwarded(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "resumed") {
 			t.Errorf("after SIGUSR1 to tabox: exit %d, stdout %q, stderr %q; want 0 and resumed", code, stdout, stderr)
 		}
+	})
+}
+
+// runAndExec starts args in the foreground twice, in parallel subtests:
+// as the process of a new container (tabox run), and exec'd into a
+// running one (tabox exec); both bundles are changed by mutate, if set.
+// check gets each invocation.
+func runAndExec(t *testing.T, mutate func(*specs.Spec), args []string, check func(*testing.T, *proc)) {
+	t.Helper()
+	mkBundle := func(t *testing.T, args ...string) string {
+		return newBundle(t, func(s *specs.Spec) {
+			if mutate != nil {
+				mutate(s)
+			}
+			s.Process.Args = args
+		})
 	}
 	t.Run("run", func(t *testing.T) {
 		t.Parallel()
-		bundle := newBundle(t, withArgs(args...))
+		bundle := mkBundle(t, args...)
 		id := newID(t)
 		check(t, startTabox(t, cmdOpts{}, "run", "--bundle", bundle, id))
 		assertNoLeftovers(t, rootDir(t), id)
@@ -330,7 +327,7 @@ func TestSignalsForwarded(t *testing.T) {
 	t.Run("exec", func(t *testing.T) {
 		t.Parallel()
 		id := newID(t)
-		mustTabox(t, "run", "--detach", "--bundle", sleepBundle(t), id)
+		mustTabox(t, "run", "--detach", "--bundle", mkBundle(t, "testinit", "sleep", "120"), id)
 		defer deleteContainer(t, id, true)
 		check(t, startTabox(t, cmdOpts{}, append([]string{"exec", id}, args...)...))
 	})
