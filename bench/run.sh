@@ -324,7 +324,8 @@ inner() {
 
 	# 1: run, four configs; the floor (7) interleaved with 1a, in a fixed
 	# order (a command line of its own). run deletes its container, whose
-	# name is then free for the runtime's next run.
+	# name is then free for the runtime's next run (the cleanup deletes
+	# one a failed run left).
 	local floor="unshare --pid --fork --mount --uts --ipc --net chroot $R /bin/true"
 	local RT="$T/bin/{rt} --root $T/state/{rt}"
 	for v in "run_default def cold 1a run /bin/true, default namespaces" \
@@ -344,6 +345,7 @@ inner() {
 			hyper "$key" tabox,crun,runc,floor "${prep[@]}" -P i 1 "$RUNS" "${cmds[@]}" "$floor"
 		else
 			hyper "$key" "" "${prep[@]}" -L rt "$(rounds "$RUNS" tabox,crun,runc)" \
+				--cleanup "bash $SELF __helper rm $P-$name-{rt} {rt}" \
 				"$RT run --bundle $T/b/$name $P-$name-{rt}"
 		fi
 	done

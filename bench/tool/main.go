@@ -484,10 +484,17 @@ func hf(args []string) {
 		fatalf("%s: %v", args[2], err)
 	}
 	fails := map[string]int{}
+	// With a parameter {rt}, the runtimes are the parameter's values, in
+	// the order they first come.
+	var seen []string
 	for i, r := range doc.Results {
 		rt := rts[i%len(rts)]
 		if p, ok := r.Parameters["rt"]; ok {
 			rt = p
+			if _, known := fails[rt]; !known {
+				seen = append(seen, rt)
+				fails[rt] = 0
+			}
 		}
 		for j, t := range r.Times {
 			if j < len(r.ExitCodes) && (r.ExitCodes[j] == nil || *r.ExitCodes[j] != 0) {
@@ -496,6 +503,9 @@ func hf(args []string) {
 			}
 			fmt.Printf("val\t%s\t%s\t%.4f\n", key, rt, t*1000)
 		}
+	}
+	if len(seen) > 0 {
+		rts = seen
 	}
 	for _, rt := range rts {
 		fmt.Printf("fail\t%s\t%s\t%d\n", key, rt, fails[rt])
