@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tabox's benchmark: tabox against runc and crun on the same work, the
-# runtimes interleaved (A B C A B C ...). Run as root on Debian:
+# runtimes interleaved (rounds of A B C, each in a random order). Run as
+# root on Debian:
 #
 #     bash bench/run.sh
 #
@@ -19,6 +20,7 @@
 #     BENCH_MANY_RUNS=10     samples per runtime of rows 4a and 4b
 #     BENCH_RSS_RUNS=10      samples per runtime of peak RSS
 #     BENCH_BISECT_TRIES=3   runs that must all succeed at a memory limit (row 6)
+#     BENCH_COPIES=3         copies of each runtime's binary the interleaved rows take turns with
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +39,7 @@ PAR_N=${BENCH_PAR:-50}
 MANY_RUNS=${BENCH_MANY_RUNS:-10}
 RSS_RUNS=${BENCH_RSS_RUNS:-10}
 BISECT_TRIES=${BENCH_BISECT_TRIES:-3}
+COPIES=${BENCH_COPIES:-3}
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -90,6 +93,18 @@ outer() {
 	work=$(mktemp -d /tmp/tabox-bench.XXXXXX)
 	chmod 755 "$work" # the user-namespace container's root (uid 100000) walks through it
 	cp "$REPO/tabox" "$work/tabox"
+	# Copies of every runtime's binary, which the rows with a parameter
+	# list take in turn: on this VM two copies of one binary can differ
+	# by up to 8% in speed (where the kernel keeps its pages seems to
+	# matter), and taking turns spreads that over all runtimes alike.
+	mkdir "$work/copies"
+	local c
+	for c in $(seq "$COPIES"); do
+		cat "$work/tabox" >"$work/copies/tabox.$c"
+		cat "$(command -v crun)" >"$work/copies/crun.$c"
+		cat "$(command -v runc)" >"$work/copies/runc.$c"
+	done
+	chmod 755 "$work"/copies/*
 	(cd "$HERE/tool" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 go build -o "$work/benchtool" .)
 	# A private mount namespace, so that the empty tmpfs over
 	# /sys/fs/cgroup/unified (and everything else mounted) stays in it,
@@ -124,13 +139,22 @@ row() { printf 'row\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 ilist() { seq -s, 1 "$1"; }
 
 # rounds N RT,RT,...: N rounds of the runtimes for hyperfine's -L rt, each
-# round in a random order. In a fixed order each runtime always follows
-# the same other one, and pays for what that one leaves the kernel to
-# finish: a command run right after a tabox run here takes 0.1-0.2 ms
-# longer than one right after crun's.
+# round in a random order, the rounds taking the binaries' copies in turn
+# (RT.1, RT.2, …). In a fixed order each runtime always follows the same
+# other one, and pays for what that one leaves the kernel to finish: a
+# command run right after a tabox run here takes 0.1-0.2 ms longer than
+# one right after crun's.
 rounds() {
 	local n=$1 i
-	for i in $(seq "$n"); do tr , '\n' <<<"$2" | shuf; done | paste -sd,
+	for i in $(seq "$n"); do
+		tr , '\n' <<<"$2" | shuf | sed "s/\$/.$(((i - 1) % COPIES + 1))/"
+	done | paste -sd,
+}
+
+# copies RT: the names of RT's copies.
+copies() {
+	local c
+	for c in $(seq "$COPIES"); do echo "$1.$c"; done
 }
 
 # helper_rm ID RT: deletes the container if it exists.
@@ -224,7 +248,8 @@ minmem() {
 
 inner_cleanup() {
 	local rt d
-	for rt in "${RTS[@]}"; do
+	for rt in $(ls "$T/state" 2>/dev/null); do
+		[ -e "$T/bin/$rt" ] || continue
 		for d in "$T/state/$rt/$P"-*; do
 			[ -e "$d" ] || continue
 			$(rt_cmd "$rt") delete --force "$(basename "$d")" >/dev/null 2>&1 || true
@@ -236,7 +261,7 @@ inner_cleanup() {
 
 inner() {
 	WORK=$1
-	local t0=$2 tb rt i name ids commit stamp out tabox_exec
+	local t0=$2 tb rt i name ids commit stamp out tabox_exec c
 	export T=$WORK/t TOOL=$WORK/benchtool
 	RAW=$T/raw.txt SANITY=$T/sanity.txt
 	local bench_t0 load0
@@ -262,7 +287,13 @@ inner() {
 	ln -s "$WORK/tabox" "$T/bin/tabox"
 	ln -s "$(command -v crun)" "$T/bin/crun"
 	ln -s "$(command -v runc)" "$T/bin/runc"
-	for rt in "${RTS[@]}"; do mkdir -p "$T/state/$rt"; done
+	for rt in "${RTS[@]}"; do
+		mkdir -p "$T/state/$rt"
+		for c in $(copies "$rt"); do
+			ln -s "$WORK/copies/$c" "$T/bin/$c"
+			mkdir -p "$T/state/$c"
+		done
+	done
 
 	# The rootfs: Debian's static busybox and its applets; a copy owned by
 	# the user namespace's root for 1b.
@@ -383,7 +414,7 @@ inner() {
 			continue
 		fi
 		exec_rts+=("$rt")
-		helper_mk running "$P-exec-$rt" "$rt" "$T/b/sleep"
+		for c in $(copies "$rt"); do helper_mk running "$P-exec-$c" "$c" "$T/b/sleep"; done
 	done
 	local exec_list
 	exec_list=$(
@@ -393,7 +424,9 @@ inner() {
 	hyper exec "" -L rt "$(rounds "$EXEC_RUNS" "$exec_list")" "${COLD[@]}" "$RT exec $P-exec-{rt} /bin/true"
 	row exec_warm ms "3b exec, cgroup lock warm"
 	hyper exec_warm "" -L rt "$(rounds "$EXEC_RUNS" "$exec_list")" "${WARM[@]}" "$RT exec $P-exec-{rt} /bin/true"
-	for rt in "${exec_rts[@]}"; do helper_rm "$P-exec-$rt" "$rt"; done
+	for rt in "${exec_rts[@]}"; do
+		for c in $(copies "$rt"); do helper_rm "$P-exec-$c" "$c"; done
+	done
 
 	# 4: many containers, one after another and all at once.
 	log "4 $SEQ_N containers one after another, $PAR_N at once ($MANY_RUNS runs each)"

@@ -490,7 +490,7 @@ func hf(args []string) {
 	for i, r := range doc.Results {
 		rt := rts[i%len(rts)]
 		if p, ok := r.Parameters["rt"]; ok {
-			rt = p
+			rt = baseName(p)
 			if _, known := fails[rt]; !known {
 				seen = append(seen, rt)
 				fails[rt] = 0
@@ -513,6 +513,17 @@ func hf(args []string) {
 }
 
 // -------------------------------------------------------------------- table
+
+// baseName is the runtime a copy of its binary stands for: "tabox.2" is
+// tabox.
+func baseName(rt string) string {
+	if i := strings.LastIndexByte(rt, '.'); i > 0 {
+		if _, err := strconv.Atoi(rt[i+1:]); err == nil {
+			return rt[:i]
+		}
+	}
+	return rt
+}
 
 type row struct {
 	key, unit, label string
