@@ -136,7 +136,6 @@ hyper() {
 }
 
 row() { printf 'row\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
-ilist() { seq -s, 1 "$1"; }
 
 # rounds N RT,RT,...: N rounds of the runtimes for hyperfine's -L rt, each
 # round in a random order, the rounds taking the binaries' copies in turn
@@ -431,18 +430,21 @@ inner() {
 	# 4: many containers, one after another and all at once.
 	log "4 $SEQ_N containers one after another, $PAR_N at once ($MANY_RUNS runs each)"
 	row seq ms "4a $SEQ_N containers one after another"
-	hyper seq "" -L rt tabox,crun,runc -L i "$(ilist "$MANY_RUNS")" \
-		"$TOOL loop -n $SEQ_N -failfile $T/fail-seq-{rt} -- $RT run --bundle $T/b/def $P-seq-{rt}-{i}-{n}"
+	# Each loop names its containers with its own PID ({p}): one a failed
+	# run left cannot be in the way of a later round's.
+	hyper seq "" -L rt "$(rounds "$MANY_RUNS" tabox,crun,runc)" \
+		"$TOOL loop -n $SEQ_N -failfile $T/fail-seq-{rt} -- $RT run --bundle $T/b/def $P-seq-{rt}-{p}-{n}"
 	row par ms "4b $PAR_N containers at once"
-	hyper par "" -L rt tabox,crun,runc -L i "$(ilist "$MANY_RUNS")" \
-		"$TOOL loop -par -n $PAR_N -failfile $T/fail-par-{rt} -- $RT run --bundle $T/b/def $P-par-{rt}-{i}-{n}"
+	hyper par "" -L rt "$(rounds "$MANY_RUNS" tabox,crun,runc)" \
+		"$TOOL loop -par -n $PAR_N -failfile $T/fail-par-{rt} -- $RT run --bundle $T/b/def $P-par-{rt}-{p}-{n}"
 	for key in seq par; do
 		for rt in "${RTS[@]}"; do
-			printf 'fail\t%s\t%s\t%s\n' "$key" "$rt" "$(awk '{s += $1} END {print s + 0}' "$T/fail-$key-$rt" 2>/dev/null || echo 0)" >>"$RAW"
+			printf 'fail\t%s\t%s\t%s\n' "$key" "$rt" "$(cat "$T/fail-$key-$rt".* 2>/dev/null | awk '{s += $1} END {print s + 0}')" >>"$RAW"
 		done
 	done
-	# par runs leave containers when they fail: clean them now.
-	for rt in "${RTS[@]}"; do
+	# The loops' runs leave containers when they fail: clean them now.
+	for rt in $(ls "$T/state"); do
+		[ -e "$T/bin/$rt" ] || continue
 		for d in "$T/state/$rt/$P"-*; do
 			[ -e "$d" ] && helper_rm "$(basename "$d")" "$rt"
 		done

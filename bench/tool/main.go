@@ -15,7 +15,8 @@
 //	    Prints how many rules and syscall names the profile has.
 //	benchtool loop -n N [-par] [-failfile F] -- COMMAND [ARG...]
 //	    Runs COMMAND N times, one after another or (-par) all at once; the
-//	    string {n} in its arguments becomes the iteration number. Appends the
+//	    string {n} in its arguments becomes the iteration number, and {p}
+//	    this loop's PID (for names no other loop uses). Appends the
 //	    number of failed runs to F; without -failfile, exits 1 if any failed.
 //	benchtool hf KEY RUNTIMES FILE
 //	    Turns a hyperfine --export-json FILE made with one command per
@@ -417,10 +418,11 @@ func loop(args []string) int {
 	if fs.NArg() == 0 {
 		fatalf("loop: no command")
 	}
+	pid := strconv.Itoa(os.Getpid())
 	runOne := func(i int) error {
 		argv := make([]string, fs.NArg())
 		for j, a := range fs.Args() {
-			argv[j] = strings.ReplaceAll(a, "{n}", strconv.Itoa(i))
+			argv[j] = strings.ReplaceAll(strings.ReplaceAll(a, "{n}", strconv.Itoa(i)), "{p}", pid)
 		}
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stderr = os.Stderr
