@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -54,13 +53,7 @@ func TestOOMScoreAdj(t *testing.T) {
 // leaves nothing behind.
 func TestOOMScoreAdjLowering(t *testing.T) {
 	t.Parallel()
-	capEff, err := strconv.ParseUint(procStatusField(os.Getpid(), "CapEff"), 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if capEff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
-		t.Skip("the tests run with CAP_SYS_RESOURCE: lowering oom_score_adj works")
-	}
+	skipWithCapSysResource(t, "lowering oom_score_adj works")
 	adj := -998
 	bundle := newBundle(t, func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj })
 	id := newID(t)

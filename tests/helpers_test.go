@@ -813,3 +813,16 @@ func procStatusField(pid int, name string) string {
 	}
 	return ""
 }
+
+// skipWithCapSysResource skips t when the tests run with CAP_SYS_RESOURCE
+// in their effective set, where what t expects to fail works.
+func skipWithCapSysResource(t *testing.T, works string) {
+	t.Helper()
+	capEff, err := strconv.ParseUint(procStatusField(os.Getpid(), "CapEff"), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if capEff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+		t.Skip("the tests run with CAP_SYS_RESOURCE: " + works)
+	}
+}

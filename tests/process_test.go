@@ -2,8 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -120,13 +118,7 @@ func TestRlimits(t *testing.T) {
 // tabox sets the limit from outside; otherwise the init sets it.
 func TestRlimitAboveHard(t *testing.T) {
 	t.Parallel()
-	capEff, err := strconv.ParseUint(procStatusField(os.Getpid(), "CapEff"), 16, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if capEff&(1<<unix.CAP_SYS_RESOURCE) != 0 {
-		t.Skip("the tests run with CAP_SYS_RESOURCE: raising a hard limit works")
-	}
+	skipWithCapSysResource(t, "raising a hard limit works")
 	var cur unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &cur); err != nil {
 		t.Fatal(err)
