@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
+	"github.com/tabox/tabox/libtabox/sigfwd"
 	"github.com/tabox/tabox/specconv"
 )
 
@@ -76,18 +75,16 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		// Forwarded from before the program runs; signal.Notify waits for
-		// the runtime's signal thread, while the process is set up.
-		sigs := make(chan os.Signal, 16)
+		// Forwarded from before the program runs.
+		if !c.Bool("detach") {
+			if err := sigfwd.Catch(forwardedSignals...); err != nil {
+				return err
+			}
+		}
 		eo := libtabox.ExecOpts{
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"),
 			ConsoleSocket: c.String("console-socket"),
-		}
-		if !c.Bool("detach") {
-			eo.WhileInit = func() {
-				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-			}
 		}
 		var fc *foregroundConsole
 		if proc.Terminal && eo.ConsoleSocket == "" && !c.Bool("detach") {
@@ -120,13 +117,10 @@ var execCommand = &cli.Command{
 		if c.Bool("detach") {
 			return nil
 		}
-		go func() {
-			for s := range sigs {
-				p.Process().Signal(s)
-			}
-		}()
-		// Without signal.Stop, which waits for the signal thread: a
-		// signal to a reaped process is not sent.
+		if err := p.Process().ForwardSignals(); err != nil {
+			p.Process().Kill()
+			return err
+		}
 		code, err := p.Wait()
 		if err != nil {
 			return err

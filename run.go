@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
+	"github.com/tabox/tabox/libtabox/sigfwd"
 	"github.com/tabox/tabox/specconv"
 )
 
@@ -45,14 +44,11 @@ var runCommand = &cli.Command{
 		if fc != nil {
 			console = fc.theirs
 		}
-		// Forward the signals a user sends tabox to the container, from
-		// before start so that none is lost. signal.Notify waits for the
-		// runtime's signal thread: it runs while the init sets up.
-		sigs := make(chan os.Signal, 16)
-		var notify func()
+		// The signals a user sends tabox go to the container's process,
+		// those that come before it runs once it does.
 		if !c.Bool("detach") {
-			notify = func() {
-				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+			if err := sigfwd.Catch(forwardedSignals...); err != nil {
+				return err
 			}
 		}
 		// Before the process is released: the terminal joined to tabox's
@@ -82,7 +78,7 @@ var runCommand = &cli.Command{
 			return err
 		}
 		start := libtabox.StartOpts{Warnf: log.Warnf, Watched: !c.Bool("detach")}
-		ctr, err := createContainerConsole(c, id, console, notify, &start, beforeStart)
+		ctr, err := createContainerConsole(c, id, console, &start, beforeStart)
 		defer detachConsole()
 		if mon != nil {
 			defer mon.Close()
@@ -96,15 +92,13 @@ var runCommand = &cli.Command{
 		if c.Bool("detach") {
 			return nil
 		}
-		go func() {
-			for s := range sigs {
-				ctr.Process().Signal(s)
-			}
-		}()
 		// The signals stay caught after the wait: one that comes while
 		// the container is deleted is dropped rather than stopping tabox
-		// half-way (and signal.Stop waits for the signal thread, as
-		// Notify did). A signal to a reaped process is not sent.
+		// half-way.
+		if err := ctr.Process().ForwardSignals(); err != nil {
+			libtabox.Delete(root, id, true, log.Warnf)
+			return err
+		}
 		code, err := waitOrMonitor(c, ctr, mon)
 		if err != nil {
 			libtabox.Delete(root, id, true, log.Warnf)

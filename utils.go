@@ -83,15 +83,19 @@ func writePidFile(path string, pid int) error {
 	return nil
 }
 
+// forwardedSignals are the signals that run and exec in the foreground
+// pass on to the container's process.
+var forwardedSignals = []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
 // createContainer is create's work, shared by run.
 func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
-	return createContainerConsole(c, id, nil, nil, nil, nil)
+	return createContainerConsole(c, id, nil, nil, nil)
 }
 
 // createContainerConsole creates the container, with console as the
 // terminal's socket if it has a terminal; with start it starts it too
 // (libtabox.Run), beforeStart running before the process is released.
-func createContainerConsole(c *cli.Context, id string, console *os.File, whileInit func(), start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
+func createContainerConsole(c *cli.Context, id string, console *os.File, start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
 	}
@@ -117,7 +121,6 @@ func createContainerConsole(c *cli.Context, id string, console *os.File, whileIn
 		PreserveFds:   c.Int("preserve-fds"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		Debugf:        log.Debugf,
-		WhileInit:     whileInit,
 		BeforeStart:   beforeStart,
 	}
 	var ctr *libtabox.Container

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/tabox/tabox/libtabox/sigfwd"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,8 +24,9 @@ type Child struct {
 	pid   int
 	pidfd int // -1 without one: signals then go by pid until it is reaped
 
-	mu     sync.Mutex
-	reaped bool
+	mu         sync.Mutex
+	reaped     bool
+	forwarding bool // the target of sigfwd
 
 	waitOnce sync.Once
 	status   syscall.WaitStatus
@@ -99,6 +101,18 @@ func (p *Child) Signal(sig os.Signal) error {
 	return err
 }
 
+// ForwardSignals has the signals caught with sigfwd.Catch sent to the
+// process, the ones caught so far first.
+func (p *Child) ForwardSignals() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	p.forwarding = true
+	return sigfwd.To(p.pidfd, p.pid)
+}
+
 // Kill sends SIGKILL.
 func (p *Child) Kill() error { return p.Signal(syscall.SIGKILL) }
 
@@ -114,6 +128,9 @@ func (p *Child) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 		}
 		p.mu.Lock()
 		p.reaped = true
+		if p.forwarding && p.pidfd < 0 {
+			sigfwd.Stop()
+		}
 		if p.pidfd >= 0 {
 			unix.Close(p.pidfd)
 			p.pidfd = -1

@@ -278,13 +278,9 @@ func Create(root, id string, cfg *Config, opts CreateOpts) (_ *Container, retErr
 			return nil, err
 		}
 	}
-	wait := background(opts.WhileInit)
-	defer wait()
 	var release func() error
 	if startNow {
-		// The caller's work is done before the process runs, as it would
-		// be before a separate start.
-		release = func() error { return c.release(dir, &opts, wait) }
+		release = func() error { return c.release(dir, &opts) }
 	}
 	if err := c.handshake(dir, &opts, release); err != nil {
 		return nil, err
@@ -423,9 +419,8 @@ func (c *Container) handshake(dir *stateDir, opts *CreateOpts, release func() er
 }
 
 // release lets an init that has no exec fifo execute the process, once
-// the state is saved and ready has returned, and waits until it has
-// (Start, without the fifo).
-func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error {
+// the state is saved, and waits until it has (Start, without the fifo).
+func (c *Container) release(dir *stateDir, opts *CreateOpts) error {
 	p := c.init
 	if opts.BeforeStart != nil {
 		if err := opts.BeforeStart(c); err != nil {
@@ -435,7 +430,6 @@ func (c *Container) release(dir *stateDir, opts *CreateOpts, ready func()) error
 	if err := dir.save(c.state); err != nil {
 		return err
 	}
-	ready()
 	if err := p.sync.send(syncMsg{Type: msgSaved}); err != nil {
 		if rerr := p.sync.reportedError(); rerr != nil {
 			return fmt.Errorf("container init: %w", rerr)

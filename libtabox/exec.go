@@ -25,9 +25,6 @@ type ExecOpts struct {
 	// has a terminal (see CreateOpts).
 	ConsoleSocket string
 	Console       *os.File
-	// WhileInit, if set, runs while the process is set up, and has
-	// returned before it executes the program (see CreateOpts).
-	WhileInit func()
 }
 
 // ExecProcess is a process tabox executed in a running container.
@@ -161,8 +158,6 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 	if err != nil {
 		return nil, fmt.Errorf("send config to the exec process: %w", err)
 	}
-	wait := background(opts.WhileInit)
-	defer wait()
 	// The C init may set its rlimits itself and wait for ready-done
 	// without a ready (see selfReady).
 	if !ic.selfReady {
@@ -181,7 +176,6 @@ func (c *Container) Exec(proc *Process, opts ExecOpts) (_ *ExecProcess, retErr e
 			return nil, fmt.Errorf("rlimits: %w", err)
 		}
 	}
-	wait()
 	if err := p.sync.send(syncMsg{Type: msgReadyDone}); err != nil {
 		if rerr := p.sync.reportedError(); rerr != nil {
 			return nil, execError(rerr)

@@ -32,11 +32,6 @@ type CreateOpts struct {
 	NoNewKeyring bool
 	// Debugf, if set, receives debug messages.
 	Debugf func(format string, args ...any)
-	// WhileInit, if set, runs while the init sets the container up, and
-	// has returned when Create returns, and before the process is
-	// released when Create starts it: work of the caller's that is then
-	// off the create's critical path (see background).
-	WhileInit func()
 	// Start, if set, makes Create start the container too, as Start(root,
 	// id, *Start) would once Create returned, when it can: when the C init
 	// sets the container up and there is no prestart hook or detached
@@ -47,23 +42,6 @@ type CreateOpts struct {
 	// BeforeStart, with Start, runs once the container is created and just
 	// before its process is released (a Monitor to make).
 	BeforeStart func(*Container) error
-}
-
-// background runs f, if set, in a goroutine, and returns a function that
-// waits for it. It is for work that waits on other threads, such as
-// signal.Notify (which waits for the runtime to start a thread for
-// signals, about 0.3 ms): begun once the init runs, the work is done
-// while the parent only waits for the init.
-func background(f func()) (wait func()) {
-	if f == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	return func() { <-done }
 }
 
 // initConfig is what the init receives before it does anything.
