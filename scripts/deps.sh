@@ -2,7 +2,7 @@
 # Installs what building and testing tabox needs on Debian, as root.
 set -euo pipefail
 need=()
-for pkg in gcc libc6-dev libseccomp-dev busybox-static uidmap iproute2 pkg-config; do
+for pkg in gcc libc6-dev musl-tools libseccomp-dev busybox-static uidmap iproute2 pkg-config; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

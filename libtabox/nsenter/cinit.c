@@ -47,6 +47,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Not in every C library's headers (musl's). */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #define CINIT_MAGIC 0x74626331u // "tbc1"
 
 enum { KIND_FS = 0, KIND_BIND = 1, KIND_CGROUP = 2 };

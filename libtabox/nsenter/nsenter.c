@@ -44,10 +44,14 @@ char *tabox_env_taken;
 // process's first environment array, before any Go code runs. Set later
 // (runtime.GOMAXPROCS), the second P's thread has started already and the
 // change stops the world: 0.3 ms of a 6 ms tabox run. An array cannot
-// grow in place: the last entry lends its slot.
-static void lend_gomaxprocs(char **envp)
+// grow in place: the last entry lends its slot. Before main, environ is
+// that first array (no constructor of the binary's calls setenv); the
+// constructor does not take it as an argument, which musl does not pass.
+static void lend_gomaxprocs(void)
 {
-	if (envp == NULL || envp != environ || envp[0] == NULL || getenv("GOMAXPROCS") != NULL)
+	char **envp = environ;
+
+	if (envp == NULL || envp[0] == NULL || getenv("GOMAXPROCS") != NULL)
 		return;
 	size_t last = 0;
 	while (envp[last + 1] != NULL)
@@ -56,7 +60,7 @@ static void lend_gomaxprocs(char **envp)
 	envp[last] = (char *)"GOMAXPROCS=1";
 }
 
-void tabox_nsenter(char **envp)
+void tabox_nsenter(void)
 {
 	if (getenv("_TABOX_REAPER") != NULL)
 		tabox_reap();
@@ -65,7 +69,7 @@ void tabox_nsenter(char **envp)
 	const char *unshare_flags = getenv("_TABOX_UNSHARE");
 	const char *sync = getenv("_TABOX_SYNCFD");
 	if (setns_list == NULL && unshare_flags == NULL && sync == NULL) {
-		lend_gomaxprocs(envp);
+		lend_gomaxprocs();
 		return;
 	}
 

@@ -19,9 +19,8 @@ package nsenter
 /*
 #cgo CFLAGS: -Wall -Werror
 extern char *tabox_env_taken;
-extern void tabox_nsenter(char **envp);
-// glibc calls constructors with main's arguments.
-void __attribute__((constructor)) tabox_nsenter_init(int argc, char **argv, char **envp) { tabox_nsenter(envp); }
+extern void tabox_nsenter(void);
+void __attribute__((constructor)) tabox_nsenter_init(void) { tabox_nsenter(); }
 */
 import "C"
 

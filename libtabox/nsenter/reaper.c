@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,7 +19,7 @@ void tabox_reap(void)
 
 	// Nothing of tabox's stays open in a process the sandbox can see,
 	// and nothing in the sandbox may ptrace it or open its /proc files.
-	close_range(0, ~0U, 0);
+	syscall(SYS_close_range, 0, ~0U, 0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
