@@ -25,6 +25,9 @@ stage() {
 stage gofmt bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [ -z "$out" ] || { echo "gofmt: $out"; false; }'
 stage "go vet" go vet ./...
 stage "unit tests" go test -count=1 ./internal/... ./libtabox/... ./specconv/...
+# The C that runs in tabox's processes (the constructor, the signal
+# handler) once more, linked as build.sh links tabox.
+stage "unit tests, C linked as tabox is" bash -c '. scripts/musl.sh && go test -count=1 -ldflags "-linkmode external -extldflags -static" ./libtabox/nsenter/ ./libtabox/sigfwd/'
 stage "integration tests" go test -count=1 -timeout 20m ./tests/
 # Most containers get the C init; the Go one, which does everything, runs
 # the same tests here.
