@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tabox/tabox/libtabox"
-	"github.com/tabox/tabox/libtabox/sigfwd"
 	"github.com/tabox/tabox/specconv"
 )
 
@@ -75,11 +74,8 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		// Forwarded from before the program runs.
-		if !c.Bool("detach") {
-			if err := sigfwd.Catch(forwardedSignals...); err != nil {
-				return err
-			}
+		if err := catchSignals(c); err != nil {
+			return err
 		}
 		eo := libtabox.ExecOpts{
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,

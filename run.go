@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tabox/tabox/libtabox"
-	"github.com/tabox/tabox/libtabox/sigfwd"
 	"github.com/tabox/tabox/specconv"
 )
 
@@ -44,12 +43,8 @@ var runCommand = &cli.Command{
 		if fc != nil {
 			console = fc.theirs
 		}
-		// The signals a user sends tabox go to the container's process,
-		// those that come before it runs once it does.
-		if !c.Bool("detach") {
-			if err := sigfwd.Catch(forwardedSignals...); err != nil {
-				return err
-			}
+		if err := catchSignals(c); err != nil {
+			return err
 		}
 		// Before the process is released: the terminal joined to tabox's
 		// stdio, and, with judge limits or a report to write, a monitor

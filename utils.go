@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
+	"github.com/tabox/tabox/libtabox/sigfwd"
 	"github.com/tabox/tabox/specconv"
 )
 
@@ -83,9 +84,15 @@ func writePidFile(path string, pid int) error {
 	return nil
 }
 
-// forwardedSignals are the signals that run and exec in the foreground
-// pass on to the container's process.
-var forwardedSignals = []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+// catchSignals has run and exec in the foreground catch the signals they
+// pass on to the container's process (Child.ForwardSignals names it),
+// from before it runs, so that none is lost.
+func catchSignals(c *cli.Context) error {
+	if c.Bool("detach") {
+		return nil
+	}
+	return sigfwd.Catch(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+}
 
 // createContainer is create's work, shared by run.
 func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
