@@ -1,13 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+
+	"github.com/urfave/cli/v3"
+)
 
 var createCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a container from a bundle; it waits for start",
 	ArgsUsage: "<container-id>",
 	Flags:     createFlags,
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 )
@@ -16,7 +17,7 @@ var deleteCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is not stopped"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 )
@@ -20,7 +21,7 @@ var eventsCommand = &cli.Command{
 		&cli.BoolFlag{Name: "stats", Usage: "print the statistics once and exit"},
 		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between statistics"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err

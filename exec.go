@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/specconv"
@@ -17,6 +18,9 @@ var execCommand = &cli.Command{
 	Name:      "exec",
 	Usage:     "execute a new process in a running container",
 	ArgsUsage: "<container-id> [command [args…]]",
+	// Flags end at the first argument, as in runc: what follows it
+	// (the command's own flags) is passed on untouched.
+	StopOnNthArg: new(1),
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "a process.json with the whole process"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
@@ -36,7 +40,7 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "cgroup", Usage: "sub-cgroup to run in (not available)"},
 		&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket to send a pidfd of the process to"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		if c.NArg() < 1 {
 			return errors.New("exec: expected a container ID")
 		}

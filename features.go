@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/specconv"
@@ -13,7 +14,7 @@ import (
 var featuresCommand = &cli.Command{
 	Name:  "features",
 	Usage: "print what this tabox supports, as the runtime-spec features JSON",
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		f := specconv.Features(map[string]string{
 			"org.opencontainers.runtime-spec.features.version": "1.3",
 			"dev.tabox.version":                    version,

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
@@ -18,7 +19,7 @@ var killCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		if c.NArg() < 1 || c.NArg() > 2 {
 			return fmt.Errorf("kill: expected a container ID and an optional signal, got %d arguments", c.NArg())
 		}

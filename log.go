@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 )
 
 // logger writes log lines to --log, in text or JSON (the format
@@ -21,7 +21,7 @@ type logger struct {
 
 var log = &logger{}
 
-func setupLogging(c *cli.Context) error {
+func setupLogging(c *cli.Command) error {
 	format := c.String("log-format")
 	switch format {
 	case "text", "json":

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,7 +18,7 @@ import (
 	"runtime"
 	"strconv"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/libtabox/nsenter"
@@ -38,8 +39,7 @@ func main() {
 	if !nsenter.RestoreEnv() && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := newApp().Run(context.Background(), os.Args); err != nil {
 		var ec exitCode
 		if errors.As(err, &ec) {
 			os.Exit(int(ec))
@@ -48,16 +48,15 @@ func main() {
 	}
 }
 
-func newApp() *cli.App {
-	cli.VersionPrinter = func(c *cli.Context) {
+func newApp() *cli.Command {
+	cli.VersionPrinter = func(*cli.Command) {
 		fmt.Print(versionText())
 	}
-	return &cli.App{
-		Name:                 "tabox",
-		Usage:                "run OCI containers and sandboxed programs",
-		Version:              version,
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
+	return &cli.Command{
+		Name:            "tabox",
+		Usage:           "run OCI containers and sandboxed programs",
+		Version:         version,
+		HideHelpCommand: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "write log lines to this file"},
@@ -65,7 +64,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (not available)"},
 		},
-		Before: setupLogging,
+		Before: func(ctx context.Context, c *cli.Command) (context.Context, error) { return ctx, setupLogging(c) },
 		Commands: []*cli.Command{
 			createCommand,
 			startCommand,
@@ -86,7 +85,7 @@ func newApp() *cli.App {
 			reportCommand,
 		},
 		// Errors are printed once, by main.
-		ExitErrHandler: func(*cli.Context, error) {},
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
 }
 

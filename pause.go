@@ -1,9 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 )
@@ -12,7 +13,7 @@ var pauseCommand = &cli.Command{
 	Name:      "pause",
 	Usage:     "freeze every process of a container",
 	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err
@@ -28,7 +29,7 @@ var resumeCommand = &cli.Command{
 	Name:      "resume",
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err

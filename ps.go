@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 )
@@ -17,10 +18,13 @@ var psCommand = &cli.Command{
 	Name:      "ps",
 	Usage:     "list the processes of a container",
 	ArgsUsage: "<container-id> [ps options]",
+	// Flags end at the first argument, as in runc: what follows it
+	// (ps's options) is passed on untouched.
+	StopOnNthArg: new(1),
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (ps's own output) or json (host PIDs)"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		if c.NArg() < 1 {
 			return fmt.Errorf("ps: expected a container ID")
 		}

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 )
@@ -13,7 +14,7 @@ var reportCommand = &cli.Command{
 	Name:      "report",
 	Usage:     "print the resource-usage report (JSON) of a container started with judge limits",
 	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/specconv"
@@ -25,7 +26,7 @@ var runCommand = &cli.Command{
 		&cli.StringFlag{Name: "report", Usage: "write the resource-usage report (JSON) to this file"},
 		&cli.StringFlag{Name: "meta", Usage: "write an isolate-compatible meta file"},
 	}, createFlags...),
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err
@@ -113,7 +114,7 @@ var runCommand = &cli.Command{
 
 // judgeFlags applies run's --wall-time and --time over the bundle's
 // limits.
-func judgeFlags(c *cli.Context, limits *libtabox.Limits) error {
+func judgeFlags(c *cli.Command, limits *libtabox.Limits) error {
 	for _, f := range []struct {
 		flag string
 		dst  *time.Duration
@@ -135,7 +136,7 @@ func judgeFlags(c *cli.Context, limits *libtabox.Limits) error {
 
 // waitOrMonitor waits for the container; with a monitor, it writes the
 // report.
-func waitOrMonitor(c *cli.Context, ctr *libtabox.Container, mon *libtabox.Monitor) (int, error) {
+func waitOrMonitor(c *cli.Command, ctr *libtabox.Container, mon *libtabox.Monitor) (int, error) {
 	if mon == nil {
 		return ctr.Wait()
 	}

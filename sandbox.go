@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/specconv"
@@ -20,6 +21,9 @@ var sandboxCommand = &cli.Command{
 	Name:      "sandbox",
 	Usage:     "run one program in a fresh sandbox, without a bundle, and report what it used",
 	ArgsUsage: "[flags] -- PROGRAM [ARGS…]",
+	// Flags end at the first argument, as in runc: what follows it
+	// (the program's flags) is passed on untouched.
+	StopOnNthArg: new(1),
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "time", Usage: "CPU time limit (1.5, 1500ms, 2s)"},
 		&cli.StringFlag{Name: "wall-time", Usage: "wall-clock limit"},
@@ -44,7 +48,7 @@ var sandboxCommand = &cli.Command{
 		&cli.BoolFlag{Name: "json", Usage: "print the report (JSON) on stdout at the end"},
 		&cli.StringFlag{Name: "meta", Usage: "write an isolate-compatible meta file"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		// Like isolate: 0 when the sandbox worked, whatever the program
 		// did (that is in the report), 2 when it did not.
 		if err := runSandbox(c); err != nil {
@@ -54,7 +58,7 @@ var sandboxCommand = &cli.Command{
 	},
 }
 
-func runSandbox(c *cli.Context) error {
+func runSandbox(c *cli.Command) error {
 	o := specconv.SandboxOpts{Args: c.Args().Slice(), Workdir: c.String("workdir"), Mounts: c.StringSlice("mount"),
 		Env: c.StringSlice("env"), Proc: c.Bool("proc"), Pids: c.Int64("pids"), NoFile: c.Uint64("nofile"), CPUs: c.String("cpu")}
 	var err error
@@ -195,7 +199,7 @@ func runSandbox(c *cli.Context) error {
 
 // sandboxStdio opens --stdin, --stdout and --stderr; without them the
 // program has tabox's own.
-func sandboxStdio(c *cli.Context) ([3]*os.File, func(), error) {
+func sandboxStdio(c *cli.Command) ([3]*os.File, func(), error) {
 	files := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	var opened []*os.File
 	closeAll := func() {

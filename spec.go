@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,7 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 )
 
 var specCommand = &cli.Command{
@@ -19,7 +20,7 @@ var specCommand = &cli.Command{
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "bundle directory (default: the current directory)"},
 		&cli.BoolFlag{Name: "rootless", Usage: "a configuration an unprivileged user can run"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		spec := defaultSpec()
 		if c.Bool("rootless") {
 			makeRootless(spec)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +10,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/tabox/tabox/libtabox"
 	"github.com/tabox/tabox/specconv"
@@ -35,7 +36,7 @@ var updateCommand = &cli.Command{
 		&cli.StringFlag{Name: "blkio-weight", Usage: "block I/O weight (10-1000)"},
 		&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of tasks; -1 for unlimited"},
 	},
-	Action: func(c *cli.Context) error {
+	Action: func(_ context.Context, c *cli.Command) error {
 		id, err := containerID(c)
 		if err != nil {
 			return err
@@ -61,7 +62,7 @@ var updateCommand = &cli.Command{
 
 // updateResources builds the linux.resources to apply: the --resources
 // file, then each flag given.
-func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
+func updateResources(c *cli.Command) (*specs.LinuxResources, error) {
 	r := &specs.LinuxResources{}
 	if path := c.String("resources"); path != "" {
 		var in io.Reader = os.Stdin

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/tabox/tabox/libtabox"
@@ -16,9 +16,9 @@ import (
 )
 
 // containerID returns the command's single container-ID argument.
-func containerID(c *cli.Context) (string, error) {
+func containerID(c *cli.Command) (string, error) {
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s: expected exactly one container ID, got %d arguments", c.Command.Name, c.NArg())
+		return "", fmt.Errorf("%s: expected exactly one container ID, got %d arguments", c.Name, c.NArg())
 	}
 	id := c.Args().First()
 	if err := libtabox.ValidateID(id); err != nil {
@@ -87,7 +87,7 @@ func writePidFile(path string, pid int) error {
 // catchSignals has run and exec in the foreground catch the signals they
 // pass on to the container's process (Child.ForwardSignals names it),
 // from before it runs, so that none is lost.
-func catchSignals(c *cli.Context) error {
+func catchSignals(c *cli.Command) error {
 	if c.Bool("detach") {
 		return nil
 	}
@@ -95,14 +95,14 @@ func catchSignals(c *cli.Context) error {
 }
 
 // createContainer is create's work, shared by run.
-func createContainer(c *cli.Context, id string) (*libtabox.Container, error) {
+func createContainer(c *cli.Command, id string) (*libtabox.Container, error) {
 	return createContainerConsole(c, id, nil, nil, nil)
 }
 
 // createContainerConsole creates the container, with console as the
 // terminal's socket if it has a terminal; with start it starts it too
 // (libtabox.Run), beforeStart running before the process is released.
-func createContainerConsole(c *cli.Context, id string, console *os.File, start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
+func createContainerConsole(c *cli.Command, id string, console *os.File, start *libtabox.StartOpts, beforeStart func(*libtabox.Container) error) (*libtabox.Container, error) {
 	if err := checkPreservedFds(c.Int("preserve-fds")); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type SandboxOpts struct {
 	// Workdir is bound read-write at the same path and is the cwd.
 	Workdir string
 	// Mounts are "SRC[:DST[:rw]]" host paths to bind, read-only unless rw;
-	// nil means the host's /usr, /lib*, /bin, /sbin and /etc.
+	// none means the host's /usr, /lib*, /bin, /sbin and /etc.
 	Mounts []string
 	Env    []string
 	// UID and GID inside.
@@ -96,7 +96,7 @@ func Sandbox(o SandboxOpts) (*libtabox.Config, error) {
 		libtabox.Mount{Kind: libtabox.MountFS, Source: "tmpfs", Destination: "/dev", Type: "tmpfs",
 			Flags: unix.MS_NOSUID, Data: "mode=755,size=64k"})
 	mounts := o.Mounts
-	if mounts == nil {
+	if len(mounts) == 0 {
 		for _, m := range defaultSandboxMounts {
 			if fi, err := os.Lstat(m); err == nil && (fi.IsDir() || fi.Mode()&os.ModeSymlink != 0) {
 				mounts = append(mounts, m)

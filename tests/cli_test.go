@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,6 +276,33 @@ func TestVersion(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("--version: no line %q followed by a value in:\n%s", p, out)
+		}
+	}
+}
+
+// TestHelp: --help lists every command, and each command's --help shows
+// its usage and its own flags, with exit status 0.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	commands := map[string]string{
+		"create": "--bundle", "start": "", "state": "", "kill": "--all", "delete": "--force",
+		"run": "--wall-time", "exec": "--preserve-fds", "list": "--format", "ps": "--format",
+		"pause": "", "resume": "", "update": "--memory", "events": "--interval", "spec": "--rootless",
+		"features": "", "sandbox": "--memory", "report": "",
+	}
+	out := mustTabox(t, "--help")
+	for _, want := range []string{"USAGE:", "COMMANDS:", "--root"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help has no %q:\n%s", want, out)
+		}
+	}
+	for cmd, flag := range commands {
+		if !regexp.MustCompile(`(?m)^\s+` + cmd + `\s`).MatchString(out) {
+			t.Errorf("--help does not list %s", cmd)
+		}
+		got := mustTabox(t, cmd, "--help")
+		if !strings.Contains(got, runtimeName+" "+cmd+" [") || !strings.Contains(got, flag) {
+			t.Errorf("%s --help: want its usage line and %q in:\n%s", cmd, flag, got)
 		}
 	}
 }
