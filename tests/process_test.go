@@ -2,6 +2,9 @@ package tests
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -284,4 +287,58 @@ func TestSeccomp(t *testing.T) {
 			t.Errorf("without a profile: mkdir, Seccomp: %q, want %q", got, want)
 		}
 	})
+}
+
+// TestTimerSlack: inside tabox, one thread, the Go runtime's monitor
+// (never the main thread), naps with a 10 ms timer slack; every other
+// thread, and the container's process, keep the slack tabox was started
+// with.
+func TestTimerSlack(t *testing.T) {
+	t.Parallel()
+	const given, coarse = "123457", "10000000"
+	bundle := newBundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "cat /proc/self/timerslack_ns; sleep 1"}
+	})
+	// A thread's timer slack goes to the processes it forks: this
+	// goroutine's thread starts tabox.
+	runtime.LockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 123457, 0, 0, 0)
+	p := startTabox(t, cmdOpts{}, "run", "--bundle", bundle, newID(t))
+	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	runtime.UnlockOSThread()
+
+	poll(t, "the container's first line", func() bool {
+		out, _ := p.output()
+		return strings.Contains(out, "\n") || p.exited()
+	})
+	pid := p.cmd.Process.Pid
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nCoarse := 0
+	for _, task := range tasks {
+		data, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+		if err != nil {
+			continue // the thread has exited
+		}
+		switch v := strings.TrimSpace(string(data)); {
+		case v == coarse && task.Name() != strconv.Itoa(pid):
+			nCoarse++
+		case v != given:
+			t.Errorf("tabox thread %s (main thread %d): timer slack %s, want %s", task.Name(), pid, v, given)
+		}
+	}
+	if nCoarse != 1 {
+		t.Errorf("%d of tabox's %d threads have a %s ns timer slack, want 1", nCoarse, len(tasks), coarse)
+	}
+	stdout, stderr, code := p.wait()
+	if code != 0 || strings.TrimSpace(stdout) != given {
+		t.Errorf("the container's timer slack: %q (exit %d, %s), want %s", stdout, code, stderr, given)
+	}
 }

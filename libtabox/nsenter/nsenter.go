@@ -13,11 +13,14 @@
 // With _TABOX_REAPER set, the process is instead the PID 1 of a sandbox's
 // PID namespace (reaper.c), which never leaves C.
 //
+// sysmon.c gives the runtime's monitor thread a coarse timer.
+//
 // Import it from package main, whose first step is RestoreEnv.
 package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Werror
+#cgo LDFLAGS: -Wl,--wrap=pthread_create
 extern char *tabox_env_taken;
 extern void tabox_nsenter(void);
 void __attribute__((constructor)) tabox_nsenter_init(void) { tabox_nsenter(); }
