@@ -52,7 +52,7 @@ func newApp() *cli.Command {
 	cli.VersionPrinter = func(*cli.Command) {
 		fmt.Print(versionText())
 	}
-	return &cli.Command{
+	app := &cli.Command{
 		Name:            "tabox",
 		Usage:           "run OCI containers and sandboxed programs",
 		Version:         version,
@@ -87,6 +87,20 @@ func newApp() *cli.Command {
 		// Errors are printed once, by main.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
+	// A usage error is one line on stderr, like any other error, rather
+	// than urfave/cli's message followed by the whole help.
+	app.OnUsageError = usageError
+	for _, c := range app.Commands {
+		c.OnUsageError = usageError
+	}
+	return app
+}
+
+func usageError(_ context.Context, c *cli.Command, err error, isSubcommand bool) error {
+	if isSubcommand {
+		return fmt.Errorf("%s: %w (see %s %s --help)", c.Name, err, c.Root().Name, c.Name)
+	}
+	return fmt.Errorf("%w (see %s --help)", err, c.Name)
 }
 
 func versionText() string {

@@ -313,3 +313,30 @@ func TestDeleteRunning(t *testing.T) {
 }
 
 func ptrInt64(v int64) *int64 { return &v }
+
+// TestUsageErrors: an unknown flag, a flag without its value or with a bad
+// one is a one-line error naming the flag and where to look, not the help,
+// and nothing is created.
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	bundle := newBundle(t, nil)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--no-such-flag", "list"}, "no-such-flag"},
+		{[]string{"--log-format"}, "log-format"},
+		{[]string{"run", "--no-such-flag", "--bundle", bundle}, "run --help"},
+		{[]string{"run", "--bundle", bundle, "--preserve-fds", "three"}, "preserve-fds"},
+		{[]string{"create", "--bundle", bundle, "--no-pivot=maybe"}, "no-pivot"},
+		{[]string{"exec", "--no-such-flag"}, "exec --help"},
+	} {
+		id := newID(t)
+		stdout, stderr, code := tabox(t, append(tc.args, id)...)
+		assertOneLineError(t, stderr, code, tc.want)
+		if stdout != "" {
+			t.Errorf("%q: stdout %q, want nothing", tc.args, stdout)
+		}
+		assertNoLeftovers(t, rootDir(t), id)
+	}
+}
