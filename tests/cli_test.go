@@ -403,3 +403,13 @@ func TestValidID(t *testing.T) {
 	}
 	deleteContainer(t, id, true)
 }
+
+// TestFlagsAfterID: a command's flags may also follow the container ID.
+func TestFlagsAfterID(t *testing.T) {
+	t.Parallel()
+	id, _ := createContainer(t, newBundle(t, nil))
+	if _, stderr, code := tabox(t, "delete", id, "--force"); code != 0 {
+		t.Fatalf("delete ID --force: exit %d: %s", code, stderr)
+	}
+	assertNoLeftovers(t, rootDir(t), id)
+}
