@@ -284,6 +284,7 @@ func TestVersion(t *testing.T) {
 // its usage and its own flags, with exit status 0.
 func TestHelp(t *testing.T) {
 	t.Parallel()
+	taboxOnly(t)
 	commands := map[string]string{
 		"create": "--bundle", "start": "", "state": "", "kill": "--all", "delete": "--force",
 		"run": "--wall-time", "exec": "--preserve-fds", "list": "--format", "ps": "--format",

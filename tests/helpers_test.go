@@ -826,3 +826,16 @@ func skipWithCapSysResource(t *testing.T, works string) {
 		t.Skip("the tests run with CAP_SYS_RESOURCE: " + works)
 	}
 }
+
+// isTabox is false when TABOX_TEST_RUNTIME selects another runtime (a
+// tabox binary given there must be named tabox).
+func isTabox() bool { return runtimeName == "tabox" }
+
+// taboxOnly skips a test of tabox's own behaviour (its help, its error
+// format, its threads) when another runtime is under test.
+func taboxOnly(t *testing.T) {
+	t.Helper()
+	if !isTabox() {
+		t.Skipf("tests tabox's own behaviour; the runtime under test is %s", runtimeName)
+	}
+}

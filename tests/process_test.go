@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -289,56 +291,77 @@ func TestSeccomp(t *testing.T) {
 	})
 }
 
-// TestTimerSlack: inside tabox, one thread, the Go runtime's monitor
-// (never the main thread), naps with a 10 ms timer slack; every other
-// thread, and the container's process, keep the slack tabox was started
-// with.
+// TestTimerSlack: the container's processes, from run and from exec,
+// keep the timer slack the runtime was started with. Inside tabox, one
+// thread, the Go runtime's monitor (never the main thread), naps with a
+// 10 ms slack, and every other thread keeps the given one.
 func TestTimerSlack(t *testing.T) {
 	t.Parallel()
 	const given, coarse = "123457", "10000000"
-	bundle := newBundle(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", "cat /proc/self/timerslack_ns; sleep 1"}
-	})
-	// A thread's timer slack goes to the processes it forks: this
-	// goroutine's thread starts tabox.
+	script := []string{"sh", "-c", "cat /proc/self/timerslack_ns; sleep 1"}
+	bundle := newBundle(t, func(s *specs.Spec) { s.Process.Args = script })
+	run := startWithSlack(t, 123457, "run", "--bundle", bundle, newID(t))
+	checkSlack(t, run, given, coarse)
+
+	id, _ := runningContainer(t, nil)
+	exec := startWithSlack(t, 123457, append([]string{"exec", id}, script...)...)
+	checkSlack(t, exec, given, coarse)
+}
+
+// startWithSlack starts the runtime with the given timer slack: a thread's
+// slack goes to the processes it forks, and this goroutine's thread starts
+// the runtime.
+func startWithSlack(t *testing.T, slack int, args ...string) *proc {
+	t.Helper()
 	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil {
-		runtime.UnlockOSThread()
 		t.Fatal(err)
 	}
-	unix.Prctl(unix.PR_SET_TIMERSLACK, 123457, 0, 0, 0)
-	p := startTabox(t, cmdOpts{}, "run", "--bundle", bundle, newID(t))
-	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
-	runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	return startTabox(t, cmdOpts{}, args...)
+}
 
+// checkSlack checks the threads of p, a runtime whose container prints its
+// timer slack and sleeps, once the container has printed; then the slack it
+// printed.
+func checkSlack(t *testing.T, p *proc, given, coarse string) {
+	t.Helper()
 	poll(t, "the container's first line", func() bool {
 		out, _ := p.output()
 		return strings.Contains(out, "\n") || p.exited()
 	})
-	pid := p.cmd.Process.Pid
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nCoarse := 0
-	for _, task := range tasks {
-		data, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+	if isTabox() {
+		pid := p.cmd.Process.Pid
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		if err != nil {
-			continue // the thread has exited
+			t.Fatal(err)
 		}
-		switch v := strings.TrimSpace(string(data)); {
-		case v == coarse && task.Name() != strconv.Itoa(pid):
-			nCoarse++
-		case v != given:
-			t.Errorf("tabox thread %s (main thread %d): timer slack %s, want %s", task.Name(), pid, v, given)
+		nCoarse := 0
+		for _, task := range tasks {
+			data, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+				continue // the thread has exited
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			switch v := strings.TrimSpace(string(data)); {
+			case v == coarse && task.Name() != strconv.Itoa(pid):
+				nCoarse++
+			case v != given:
+				t.Errorf("%v: thread %s (main thread %d): timer slack %s, want %s", p.args, task.Name(), pid, v, given)
+			}
 		}
-	}
-	if nCoarse != 1 {
-		t.Errorf("%d of tabox's %d threads have a %s ns timer slack, want 1", nCoarse, len(tasks), coarse)
+		if nCoarse != 1 {
+			t.Errorf("%v: %d of its %d threads have a %s ns timer slack, want 1", p.args, nCoarse, len(tasks), coarse)
+		}
 	}
 	stdout, stderr, code := p.wait()
 	if code != 0 || strings.TrimSpace(stdout) != given {
-		t.Errorf("the container's timer slack: %q (exit %d, %s), want %s", stdout, code, stderr, given)
+		t.Errorf("%v: the container's timer slack: %q (exit %d, %s), want %s", p.args, stdout, code, stderr, given)
 	}
 }

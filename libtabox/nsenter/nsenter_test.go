@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // childArg is the argument of the copies of the test binary that
@@ -98,4 +99,59 @@ func sameSet(a, b []string) bool {
 		return m
 	}
 	return reflect.DeepEqual(set(a), set(b))
+}
+
+// TestSysmonSlack: of the process's threads, only the runtime's monitor
+// has the 10 ms timer slack (sysmon.c), also once the monitor has started
+// threads of its own, as it does when goroutines block in system calls
+// while others want to run.
+func TestSysmonSlack(t *testing.T) {
+	own, err := os.ReadFile("/proc/self/timerslack_ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+	}()
+	for i := 0; i < 4; i++ {
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, p[0], p[1])
+		go syscall.Read(p[0], make([]byte, 1)) // blocks until the pipe is closed
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 3; i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slacks := map[string]int{}
+	for _, task := range tasks {
+		data, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+		if err == nil {
+			slacks[strings.TrimSpace(string(data))]++
+		}
+	}
+	mine := strings.TrimSpace(string(own))
+	if len(tasks) < 6 || slacks["10000000"] != 1 || slacks[mine] != len(tasks)-1 {
+		t.Errorf("%d threads, timer slacks %v: want 1 thread at 10000000 ns and the others at the main thread's %s", len(tasks), slacks, mine)
+	}
 }
