@@ -14,9 +14,10 @@ import (
 // logger writes log lines to --log, in text or JSON (the format
 // containerd's shim and conmon read), and errors also to stderr.
 type logger struct {
-	w     io.Writer
-	json  bool
-	debug bool
+	w          io.Writer
+	json       bool
+	debug      bool
+	configured bool
 }
 
 var log = &logger{}
@@ -39,6 +40,7 @@ func setupLogging(c *cli.Command) error {
 	} else if log.debug {
 		log.w = os.Stderr
 	}
+	log.configured = true
 	return nil
 }
 

@@ -87,16 +87,22 @@ func newApp() *cli.Command {
 		// Errors are printed once, by main.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
-	// A usage error is one line on stderr, like any other error, rather
-	// than urfave/cli's message followed by the whole help.
-	app.OnUsageError = usageError
-	for _, c := range app.Commands {
+	for _, c := range append([]*cli.Command{app}, app.Commands...) {
+		// A usage error is one line on stderr, like any other error,
+		// rather than urfave/cli's message followed by the whole help.
 		c.OnUsageError = usageError
+		// A value is one value, commas and all (--env A=1,2), as in runc.
+		c.DisableSliceFlagSeparator = true
 	}
 	return app
 }
 
 func usageError(_ context.Context, c *cli.Command, err error, isSubcommand bool) error {
+	// A subcommand's flags are parsed before the root's Before runs: the
+	// error still goes to --log.
+	if !log.configured {
+		setupLogging(c.Root())
+	}
 	if isSubcommand {
 		return fmt.Errorf("%s: %w (see %s %s --help)", c.Name, err, c.Root().Name, c.Name)
 	}

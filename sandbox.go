@@ -20,7 +20,7 @@ import (
 var sandboxCommand = &cli.Command{
 	Name:      "sandbox",
 	Usage:     "run one program in a fresh sandbox, without a bundle, and report what it used",
-	ArgsUsage: "[flags] -- PROGRAM [ARGS…]",
+	ArgsUsage: "-- PROGRAM [ARGS…]",
 	// Flags end at the first argument, as in runc: what follows it
 	// (the program's flags) is passed on untouched.
 	StopOnNthArg: new(1),

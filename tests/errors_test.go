@@ -315,27 +315,41 @@ func TestDeleteRunning(t *testing.T) {
 func ptrInt64(v int64) *int64 { return &v }
 
 // TestUsageErrors: an unknown flag, a flag without its value or with a bad
-// one is a one-line error naming the flag and where to look, not the help,
-// and nothing is created.
+// one is a one-line error naming the flag and where to look, on stderr and
+// in --log, not the help; nothing is created.
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
+	taboxOnly(t)
 	bundle := newBundle(t, nil)
+	const idArg = "<id>"
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--no-such-flag", "list"}, "no-such-flag"},
-		{[]string{"--log-format"}, "log-format"},
-		{[]string{"run", "--no-such-flag", "--bundle", bundle}, "run --help"},
-		{[]string{"run", "--bundle", bundle, "--preserve-fds", "three"}, "preserve-fds"},
-		{[]string{"create", "--bundle", bundle, "--no-pivot=maybe"}, "no-pivot"},
-		{[]string{"exec", "--no-such-flag"}, "exec --help"},
+		{[]string{"list", "--format"}, "--format"},
+		{[]string{"run", "--no-such-flag", "--bundle", bundle, idArg}, "run --help"},
+		{[]string{"run", "--bundle", bundle, "--preserve-fds", "three", idArg}, "preserve-fds"},
+		{[]string{"create", "--bundle", bundle, "--no-pivot=maybe", idArg}, "no-pivot"},
+		{[]string{"exec", "--no-such-flag", idArg, "true"}, "exec --help"},
 	} {
 		id := newID(t)
-		stdout, stderr, code := tabox(t, append(tc.args, id)...)
+		logFile := filepath.Join(t.TempDir(), "log")
+		args := []string{"--log", logFile, "--log-format", "json"}
+		for _, a := range tc.args {
+			if a == idArg {
+				a = id
+			}
+			args = append(args, a)
+		}
+		stdout, stderr, code := tabox(t, args...)
 		assertOneLineError(t, stderr, code, tc.want)
 		if stdout != "" {
 			t.Errorf("%q: stdout %q, want nothing", tc.args, stdout)
+		}
+		if data, _ := os.ReadFile(logFile); !strings.Contains(string(data), `"level":"error"`) ||
+			!strings.Contains(string(data), strings.TrimPrefix(tc.want, "--")) {
+			t.Errorf("%q: --log has %q, want an error line naming %q", tc.args, data, tc.want)
 		}
 		assertNoLeftovers(t, rootDir(t), id)
 	}

@@ -90,9 +90,10 @@ func TestExecProcessSettings(t *testing.T) {
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
 			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdirat", "mkdir"}, Action: specs.ActErrno, ErrnoRet: ptrUint(38)}}}
 	})
-	out := mustTabox(t, "exec", "--user", "1000:1000", "--env", "EXTRA=2", "--cwd", "/tmp", "--no-new-privs",
+	// A value with a comma is one variable, as with runc.
+	out := mustTabox(t, "exec", "--user", "1000:1000", "--env", "EXTRA=2,3", "--cwd", "/tmp", "--no-new-privs",
 		id, "testinit", "id", "--", "env", "--", "cwd", "--", "nnp", "--", "limits", "NOFILE", "--", "syscall", "mkdir", "--", "caps")
-	for _, want := range []string{"uid=1000 gid=1000", "EXTRA=2", "FROM_CONTAINER=1", "/tmp", "321 654", "errno=ENOSYS"} {
+	for _, want := range []string{"uid=1000 gid=1000", "\nEXTRA=2,3\n", "FROM_CONTAINER=1", "/tmp", "321 654", "errno=ENOSYS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("exec output lacks %q:\n%s", want, out)
 		}
